@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Runs every test stage of the collection and closes with one `suite: N passed, N failed` line.
+
+Stages with JUnit output (ansible-test units, pytest) count their test cases; the others (ansible-lint,
+ansible-test sanity) count as one test each. Every stage runs even when an earlier one failed, so one
+run shows everything that is broken; the exit status is non-zero when anything failed.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+RESULTS = os.path.join(ROOT, "build", "results")
+SANITY_ROOT = os.path.join(ROOT, "build", "sanity", "ansible_collections", "inventory_enterprise", "ops")
+# What ships in the collection, plus its tests: the tree ansible-test checks.
+SANITY_EXCLUDES = [".git", ".venv", "build", "reference", "bench", ".ci", "demo", "tests/output",
+                   ".pytest_cache", "__pycache__"]
+PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
+
+
+def junit_counts(path):
+    if not os.path.exists(path):
+        return None
+    passed = failed = 0
+    for case in ET.parse(path).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif case.find("skipped") is None:
+            passed += 1
+    return passed, failed
+
+
+def run(cmd, cwd=ROOT, env=None):
+    print("\n==> %s" % " ".join(cmd), flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=cwd, env=env)
+    print("<== exit %d after %.0fs" % (code, time.monotonic() - started), flush=True)
+    return code
+
+
+def stage_lint():
+    return run([os.path.join(BIN, "ansible-lint"), "--profile", "production"]), None
+
+
+def sync_sanity_tree():
+    os.makedirs(SANITY_ROOT, exist_ok=True)
+    cmd = ["rsync", "-a", "--delete"] + ["--exclude=%s" % item for item in SANITY_EXCLUDES]
+    subprocess.check_call(cmd + [ROOT + "/", SANITY_ROOT + "/"])
+
+
+def seed_pip_bootstrap():
+    """ansible-test downloads get-pip.py from a host this network cannot reach; give it ours."""
+    cache = os.path.expanduser("~/.ansible/test/cache")
+    os.makedirs(cache, exist_ok=True)
+    for name in ("get_pip_24_2.py",):
+        shutil.copy(os.path.join(ROOT, ".ci", "get_pip_bootstrap.py"), os.path.join(cache, name))
+
+
+def stage_sanity():
+    sync_sanity_tree()
+    seed_pip_bootstrap()
+    return run([os.path.join(BIN, "ansible-test"), "sanity", "--venv", "--requirements",
+                "--python", PYTHON_VERSION, "--color", "no"], cwd=SANITY_ROOT), None
+
+
+def stage_units():
+    sync_sanity_tree()
+    seed_pip_bootstrap()
+    junit_dir = os.path.join(SANITY_ROOT, "tests", "output", "junit")
+    shutil.rmtree(junit_dir, ignore_errors=True)
+    code = run([os.path.join(BIN, "ansible-test"), "units", "--venv", "--requirements",
+                "--python", PYTHON_VERSION, "--color", "no"], cwd=SANITY_ROOT)
+    counts = [junit_counts(os.path.join(junit_dir, name)) for name in sorted(os.listdir(junit_dir))] \
+        if os.path.isdir(junit_dir) else []
+    counts = [c for c in counts if c]
+    if not counts:
+        return code, None
+    return code, (sum(c[0] for c in counts), sum(c[1] for c in counts))
+
+
+def stage_pytest(name, paths):
+    junit = os.path.join(RESULTS, "%s.xml" % name)
+    if os.path.exists(junit):
+        os.remove(junit)
+    code = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfE", "--junitxml", junit] + paths)
+    if code == 5:  # pytest: no tests collected, which must never pass silently
+        return 1, (0, 1)
+    return code, junit_counts(junit)
+
+
+def stage_changelog():
+    return run([os.path.join(BIN, "antsibull-changelog"), "lint"]), None
+
+
+STAGES = {
+    "lint": stage_lint,
+    "changelog": stage_changelog,
+    "sanity": stage_sanity,
+    "units": stage_units,
+    "reference": lambda: stage_pytest("reference", ["reference/tests"]),
+    "system": lambda: stage_pytest("system", ["tests/system"]),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("stages", nargs="*", choices=list(STAGES), default=list(STAGES))
+    args = parser.parse_args()
+    os.makedirs(RESULTS, exist_ok=True)
+    passed = failed = 0
+    report = []
+    for name in args.stages:
+        code, counts = STAGES[name]()
+        if counts is None:
+            counts = (1, 0) if code == 0 else (0, 1)
+        elif code != 0 and counts[1] == 0:
+            counts = (counts[0], 1)  # the runner failed outside any test case (collection error, crash)
+        passed += counts[0]
+        failed += counts[1]
+        report.append("  %-10s %s  (%d passed, %d failed)" % (name, "ok" if code == 0 else "FAILED", *counts))
+    print("\nStages:\n" + "\n".join(report))
+    print("suite: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
