@@ -13,7 +13,7 @@ DEMO_HOME := demo/inventory-enterprise
 $(BIN)/.installed: requirements/control.txt requirements/managed.txt requirements/dev.txt reference/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements/dev.txt -e reference
+	$(BIN)/pip install -q -r requirements/dev.txt -e ./reference
 	touch $@
 
 venv: $(BIN)/.installed
@@ -27,8 +27,7 @@ link:
 	@ln -sfn ../../../.. $(LINK)
 
 $(WHEEL): venv reference/pyproject.toml $(shell find reference/inventory_service -name '*.py' 2>/dev/null)
-	$(BIN)/pip wheel -q --no-deps --no-build-isolation reference -w build/dist 2>/dev/null || \
-		$(BIN)/pip wheel -q --no-deps reference -w build/dist
+	$(BIN)/pip wheel -q --no-deps ./reference -w build/dist
 	touch $@
 
 wheel: $(WHEEL)
