@@ -1,0 +1,495 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The morning health checks of the operations guide, as plain functions returning check results.
+
+A check result is a dict {name, verdict, value, threshold, message} with verdict ok, failed or skipped.
+Nothing here calls AnsibleModule, so every check is unit-testable on its own; the health_check module
+only builds a HealthCheckRunner and reports what it returns.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import fnmatch
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
+    ApiError,
+    ApiResponse,
+)
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus import (
+    HEALTH_GAUGE,
+    RSS_METRIC,
+    Metrics,
+    MetricsParseError,
+)
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis import RedisProbe, RedisProbeError
+
+OK = 'ok'
+FAILED = 'failed'
+SKIPPED = 'skipped'
+
+CHECK_NAMES = ('health', 'metrics', 'redis', 'disk', 'backup', 'memory')
+
+HEALTH_PATH = '/health'
+METRICS_PATH = '/metrics'
+
+# /health keys that describe the service rather than a dependency.
+HEALTH_INFO_KEYS = frozenset(('status', 'version', 'cache_backend', 'failed', 'timestamp', 'uptime',
+                              'environment', 'message', 'detail'))
+# Dependencies the guide expects in every /health answer.
+HEALTH_REQUIRED_COMPONENTS = ('database', 'cache')
+CONNECTION_STATES = frozenset(('connected', 'disconnected'))
+
+MIB = 1024.0 * 1024.0
+GIB = MIB * 1024.0
+
+
+class CheckCrash(Exception):
+    """An unexpected exception inside a check, turned into a failed result by HealthCheckRunner."""
+
+
+def check_result(name, verdict, value=None, threshold=None, message=''):
+    return dict(name=name, verdict=verdict, value=value, threshold=threshold, message=message)
+
+
+def _num(value, digits=2):
+    """Round and drop a useless .0 in messages."""
+    return ('%.*f' % (digits, value)).rstrip('0').rstrip('.')
+
+
+# ---------------------------------------------------------------------------------------------- health
+
+def health_components(payload):
+    """{component: state} of every dependency reported by /health."""
+    components = {}
+    for key, value in payload.items():
+        if key in HEALTH_INFO_KEYS or not isinstance(value, str):
+            continue
+        if value in CONNECTION_STATES or key in HEALTH_REQUIRED_COMPONENTS or key == 'postgres':
+            components[key] = value
+    return components
+
+
+def evaluate_health(outcome, url):
+    """Verdict on what GET /health gave: an ApiResponse, or an ApiError (which may carry a JSON 503)."""
+    response = outcome if isinstance(outcome, ApiResponse) else getattr(outcome, 'response', None)
+    if isinstance(outcome, Exception) and (response is None or not response.is_json):
+        return check_result('health', FAILED, message=to_native(outcome))
+
+    payload = response.json
+    if not isinstance(payload, dict):
+        return check_result('health', FAILED, value=payload,
+                            message='unexpected answer from %s (HTTP %s): expected a JSON object, got %s; '
+                                    'is api_url pointing at the Inventory Enterprise service?'
+                                    % (url, response.status, type(payload).__name__))
+
+    problems = []
+    status = payload.get('status')
+    if status != 'ok':
+        problems.append('status %r' % (status,))
+    components = health_components(payload)
+    for name in HEALTH_REQUIRED_COMPONENTS:
+        if name not in components:
+            problems.append('%s not reported' % name)
+    down = [name for name, state in sorted(components.items()) if state != 'connected']
+    problems.extend('%s %s' % (name, components[name]) for name in down)
+    for name in payload.get('failed') or []:
+        if name not in components:
+            problems.append('%s failed' % name)
+
+    if problems or response.status >= 400:
+        message = 'HTTP %s from %s: %s' % (response.status, url, ', '.join(problems) or 'error status')
+        if down:
+            message += '; check %s on the service host' % ', '.join(down)
+        return check_result('health', FAILED, value=payload, message=message)
+
+    details = []
+    if payload.get('version'):
+        details.append('version %s' % payload['version'])
+    if payload.get('cache_backend'):
+        details.append('cache backend %s' % payload['cache_backend'])
+    message = 'status ok; %s connected' % ', '.join(sorted(components))
+    if details:
+        message += ' (%s)' % ', '.join(details)
+    return check_result('health', OK, value=payload, message=message)
+
+
+# --------------------------------------------------------------------------------------------- metrics
+
+def evaluate_metrics(outcome, url):
+    """Verdict on the system_health_status gauges of a parsed /metrics (or the error fetching it)."""
+    if isinstance(outcome, Exception):
+        return check_result('metrics', FAILED, threshold=1, message=_metrics_error(outcome, url))
+    gauges = outcome.health_status()
+    if not gauges:
+        return check_result('metrics', FAILED, value={}, threshold=1,
+                            message='no %s gauge in %s: the service exports no health metrics; '
+                                    'is api_url pointing at the Inventory Enterprise service?' % (HEALTH_GAUGE, url))
+    down = sorted(name for name, value in gauges.items() if value != 1)
+    if down:
+        return check_result('metrics', FAILED, value=gauges, threshold=1,
+                            message='%s is not 1 for %s in %s; check those components on the service host'
+                                    % (HEALTH_GAUGE, ', '.join(
+                                        '%s (%s)' % (name, _num(gauges[name])) for name in down), url))
+    return check_result('metrics', OK, value=gauges, threshold=1,
+                        message='%s is 1 for %s' % (HEALTH_GAUGE, ', '.join(sorted(gauges))))
+
+
+def _metrics_error(exc, url):
+    if isinstance(exc, MetricsParseError):
+        return 'cannot parse %s: %s; is api_url pointing at the Inventory Enterprise service?' % (url, exc)
+    return to_native(exc)
+
+
+# ---------------------------------------------------------------------------------------------- memory
+
+def evaluate_memory_from_metrics(outcome, url, max_mb):
+    """RSS from process_resident_memory_bytes in /metrics against max_mb."""
+    if isinstance(outcome, Exception):
+        return check_result('memory', FAILED, threshold=max_mb,
+                            message='cannot read %s: %s' % (RSS_METRIC, _metrics_error(outcome, url)))
+    rss = outcome.resident_memory_bytes()
+    if rss is None:
+        return check_result('memory', FAILED, threshold=max_mb,
+                            message='%s not found in %s: the service exports no process metrics; '
+                                    'set pid_file to read the memory from /proc instead' % (RSS_METRIC, url))
+    return _memory_verdict(rss / MIB, max_mb, '%s in %s' % (RSS_METRIC, url))
+
+
+def read_pid_rss_mb(pid_file, proc_root='/proc'):
+    """(pid, resident MiB) of the process whose pid is in pid_file; raises ValueError with a clear message."""
+    try:
+        with open(pid_file) as handle:
+            content = handle.read().strip()
+    except (IOError, OSError) as exc:
+        raise ValueError('cannot read pid_file %s: %s; is the service running?' % (pid_file, exc.strerror or exc))
+    try:
+        pid = int(content.split()[0])
+    except (ValueError, IndexError):
+        raise ValueError('pid_file %s does not contain a process id (found %r)' % (pid_file, content[:40]))
+    status_path = os.path.join(proc_root, str(pid), 'status')
+    try:
+        with open(status_path) as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        raise ValueError('process %s from pid_file %s is not running (no %s); restart the service or fix pid_file'
+                         % (pid, pid_file, status_path))
+    for line in lines:
+        if line.startswith('VmRSS:'):
+            fields = line.split()
+            return pid, int(fields[1]) / 1024.0  # /proc reports kB
+    raise ValueError('no VmRSS in %s: process %s is a zombie or a kernel thread' % (status_path, pid))
+
+
+def check_memory_pid(pid_file, max_mb, proc_root='/proc'):
+    try:
+        pid, rss_mb = read_pid_rss_mb(pid_file, proc_root)
+    except ValueError as exc:
+        return check_result('memory', FAILED, threshold=max_mb, message=to_native(exc))
+    return _memory_verdict(rss_mb, max_mb, 'VmRSS of pid %s' % pid)
+
+
+def _memory_verdict(rss_mb, max_mb, source):
+    rss_mb = round(rss_mb, 1)
+    if rss_mb > max_mb:
+        return check_result('memory', FAILED, value=rss_mb, threshold=max_mb,
+                            message='resident memory %s MB exceeds %s MB (%s); see "High Memory Usage" in the '
+                                    'operations guide' % (_num(rss_mb, 1), _num(max_mb), source))
+    return check_result('memory', OK, value=rss_mb, threshold=max_mb,
+                        message='resident memory %s MB <= %s MB (%s)' % (_num(rss_mb, 1), _num(max_mb), source))
+
+
+# ----------------------------------------------------------------------------------------------- redis
+
+def check_redis(url, timeout, min_hit_rate=0.0):
+    """PING plus keyspace hit rate; fails below min_hit_rate (0 means report only)."""
+    probe = RedisProbe(url, timeout)
+    try:
+        probe.ping()
+        keyspace = probe.keyspace()
+    except RedisProbeError as exc:
+        return check_result('redis', FAILED, threshold=min_hit_rate, message=to_native(exc))
+    finally:
+        probe.close()
+    rate = keyspace['hit_rate']
+    value = dict(ping=True, hit_rate=rate, keyspace_hits=keyspace['hits'], keyspace_misses=keyspace['misses'])
+    if rate is None:
+        return check_result('redis', OK, value=value, threshold=min_hit_rate,
+                            message='PONG from %s; no keyspace lookups yet, hit rate unknown' % probe.where)
+    described = 'keyspace hit rate %s%% (%d hits, %d misses)' % (_num(rate), keyspace['hits'], keyspace['misses'])
+    if min_hit_rate and rate < min_hit_rate:
+        return check_result('redis', FAILED, value=value, threshold=min_hit_rate,
+                            message='PONG from %s but %s is below %s%%; warm the cache or check the TTLs'
+                                    % (probe.where, described, _num(min_hit_rate)))
+    return check_result('redis', OK, value=value, threshold=min_hit_rate,
+                        message='PONG from %s; %s' % (probe.where, described))
+
+
+# ------------------------------------------------------------------------------------------------ disk
+
+def normalize_disk_paths(items, default_max):
+    """[(path, max_used_percent)] from a list of strings and/or {path, max_used_percent} dicts."""
+    result = []
+    for item in items or []:
+        if isinstance(item, dict):
+            unknown = set(item) - set(('path', 'max_used_percent'))
+            if unknown or not item.get('path'):
+                raise ValueError('each disk_paths entry must be a path or a dict with path and optional '
+                                 'max_used_percent; got %r' % (item,))
+            limit = item.get('max_used_percent')
+            limit = default_max if limit is None else limit
+        elif isinstance(item, str) and item:
+            path, limit = item, default_max
+            item = dict(path=item)
+        else:
+            raise ValueError('each disk_paths entry must be a path or a dict with path and optional '
+                             'max_used_percent; got %r' % (item,))
+        try:
+            limit = float(limit)
+        except (TypeError, ValueError):
+            raise ValueError('max_used_percent of disk_paths entry %s must be a number, got %r'
+                             % (item['path'], limit))
+        if not 0 <= limit <= 100:
+            raise ValueError('max_used_percent of disk_paths entry %s must be between 0 and 100, got %s'
+                             % (item['path'], _num(limit)))
+        result.append((to_native(item['path']), limit))
+    return result
+
+
+def used_percent(stat):
+    """Used space as df shows it: used / (used + available to unprivileged users)."""
+    used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+    avail = stat.f_bavail * stat.f_frsize
+    if used + avail == 0:
+        return 0.0
+    return 100.0 * used / (used + avail)
+
+
+def check_disk(path, max_used_percent):
+    name = 'disk:%s' % path
+    try:
+        stat = os.statvfs(path)
+    except FileNotFoundError:
+        return check_result(name, FAILED, threshold=max_used_percent,
+                            message='%s does not exist: mount or create it, or fix disk_paths' % path)
+    except OSError as exc:
+        return check_result(name, FAILED, threshold=max_used_percent,
+                            message='cannot stat filesystem of %s: %s' % (path, exc.strerror or exc))
+    pct = round(used_percent(stat), 1)
+    free_gib = stat.f_bavail * stat.f_frsize / GIB
+    size_gib = stat.f_blocks * stat.f_frsize / GIB
+    described = '%s is %s%% used (%s GiB free of %s GiB)' % (path, _num(pct, 1), _num(free_gib, 1),
+                                                             _num(size_gib, 1))
+    if pct > max_used_percent:
+        return check_result(name, FAILED, value=pct, threshold=max_used_percent,
+                            message='%s, above %s%%; free space (old logs, backups beyond retention)'
+                                    % (described, _num(max_used_percent)))
+    return check_result(name, OK, value=pct, threshold=max_used_percent, message=described)
+
+
+# ---------------------------------------------------------------------------------------------- backup
+
+def newest_backup(backup_dir, pattern):
+    """(path, mtime) of the newest regular file in backup_dir matching pattern, or None."""
+    newest = None
+    for entry in os.scandir(backup_dir):
+        if not fnmatch.fnmatch(entry.name, pattern):
+            continue
+        try:
+            if not entry.is_file():
+                continue
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        if newest is None or mtime > newest[1]:
+            newest = (entry.path, mtime)
+    return newest
+
+
+def check_backup(backup_dir, pattern, max_age_hours, now=None):
+    now = time.time() if now is None else now
+    if not os.path.isdir(backup_dir):
+        return check_result('backup', FAILED, threshold=max_age_hours,
+                            message='backup directory %s does not exist: check backup_dir (BACKUP_LOCAL_PATH) '
+                                    'and that backups have ever run' % backup_dir)
+    try:
+        found = newest_backup(backup_dir, pattern)
+    except OSError as exc:
+        return check_result('backup', FAILED, threshold=max_age_hours,
+                            message='cannot list %s: %s' % (backup_dir, exc.strerror or exc))
+    if found is None:
+        return check_result('backup', FAILED, threshold=max_age_hours,
+                            message='no file matching %s in %s: the daily backup has not run; run one now '
+                                    '(npm run backup) and check the backup log' % (pattern, backup_dir))
+    path, mtime = found
+    age = round((now - mtime) / 3600.0, 2)
+    value = dict(path=path, age_hours=age,
+                 mtime=datetime.fromtimestamp(mtime, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+    if age > max_age_hours:
+        return check_result('backup', FAILED, value=value, threshold=max_age_hours,
+                            message='newest backup %s is %s h old, older than %s h: the daily 2 AM backup did '
+                                    'not run; check the backup log and run one now'
+                                    % (path, _num(age, 1), _num(max_age_hours)))
+    return check_result('backup', OK, value=value, threshold=max_age_hours,
+                        message='newest backup %s is %s h old' % (path, _num(age, 1)))
+
+
+# ---------------------------------------------------------------------------------------------- runner
+
+class HealthCheckRunner(object):
+    """Runs the selected checks: network ones (/health, /metrics, Redis) concurrently, local ones meanwhile.
+
+    /health and /metrics are each fetched once; /metrics serves both the metrics and the memory check.
+    """
+
+    def __init__(self, client, checks=CHECK_NAMES, redis_url=None, redis_timeout=2.0, redis_min_hit_rate=0.0,
+                 disk_paths=None, backup_dir=None, backup_pattern='inventory_backup_*', backup_max_age_hours=26.0,
+                 memory_max_mb=2048.0, pid_file=None, proc_root='/proc'):
+        self.client = client
+        self.checks = [name for name in CHECK_NAMES if name in (checks or CHECK_NAMES)]
+        self.redis_url = redis_url
+        self.redis_timeout = redis_timeout
+        self.redis_min_hit_rate = redis_min_hit_rate
+        self.disk_paths = disk_paths or []
+        self.backup_dir = backup_dir
+        self.backup_pattern = backup_pattern
+        self.backup_max_age_hours = backup_max_age_hours
+        self.memory_max_mb = memory_max_mb
+        self.pid_file = pid_file
+        self.proc_root = proc_root
+
+    # What each selected check needs; the module uses these to ask only for libraries in use.
+    @property
+    def needs_metrics(self):
+        return 'metrics' in self.checks or ('memory' in self.checks and not self.pid_file)
+
+    @property
+    def needs_redis(self):
+        return 'redis' in self.checks and bool(self.redis_url)
+
+    def _fetch_health(self):
+        try:
+            return self.client.get(HEALTH_PATH, expect_json=True)
+        except ApiError as exc:
+            return exc
+
+    def _fetch_metrics(self):
+        try:
+            return Metrics.parse(self.client.get(METRICS_PATH).text)
+        except (ApiError, MetricsParseError) as exc:
+            return exc
+
+    @staticmethod
+    def _guard(name, func, *args, **kwargs):
+        """Run a job; an unexpected exception becomes a failed result instead of a traceback."""
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            return CheckCrash('%s check crashed: %s: %s' % (name, type(exc).__name__, to_native(exc)))
+
+    def run(self):
+        jobs = {}
+        if 'health' in self.checks:
+            jobs['health'] = (self._fetch_health,)
+        if self.needs_metrics:
+            jobs['metrics'] = (self._fetch_metrics,)
+        if self.needs_redis:
+            jobs['redis'] = (check_redis, self.redis_url, self.redis_timeout, self.redis_min_hit_rate)
+
+        outcomes = {}
+        executor = ThreadPoolExecutor(max_workers=max(1, len(jobs)))
+        try:
+            futures = dict((key, executor.submit(self._guard, key, *job)) for key, job in jobs.items())
+            local = self._local_checks()  # disk and backup run while the network jobs wait
+            for key, future in futures.items():
+                outcomes[key] = future.result()
+        finally:
+            executor.shutdown(wait=True)
+
+        results = []
+        for name in self.checks:
+            if name == 'health':
+                results.append(self._crashed(name, outcomes['health']) or
+                               evaluate_health(outcomes['health'], self.client.url(HEALTH_PATH)))
+            elif name == 'metrics':
+                results.append(self._crashed(name, outcomes['metrics']) or
+                               evaluate_metrics(outcomes['metrics'], self.client.url(METRICS_PATH)))
+            elif name == 'redis':
+                if not self.redis_url:
+                    results.append(check_result('redis', SKIPPED, message='skipped: no redis_url given'))
+                else:
+                    results.append(self._crashed(name, outcomes['redis']) or outcomes['redis'])
+            elif name in ('disk', 'backup'):
+                results.extend(local[name])
+            elif name == 'memory':
+                if self.pid_file:
+                    results.append(self._guard_result(name, check_memory_pid, self.pid_file, self.memory_max_mb,
+                                                      self.proc_root))
+                else:
+                    results.append(self._crashed(name, outcomes['metrics']) or
+                                   evaluate_memory_from_metrics(outcomes['metrics'], self.client.url(METRICS_PATH),
+                                                                self.memory_max_mb))
+        return results
+
+    def _local_checks(self):
+        local = {}
+        if 'disk' in self.checks:
+            if not self.disk_paths:
+                local['disk'] = [check_result('disk', SKIPPED, message='skipped: no disk_paths given')]
+            else:
+                local['disk'] = [self._guard_result('disk:%s' % path, check_disk, path, limit)
+                                 for path, limit in self.disk_paths]
+        if 'backup' in self.checks:
+            if not self.backup_dir:
+                local['backup'] = [check_result('backup', SKIPPED, message='skipped: no backup_dir given')]
+            else:
+                local['backup'] = [self._guard_result('backup', check_backup, self.backup_dir, self.backup_pattern,
+                                                      self.backup_max_age_hours)]
+        return local
+
+    def _guard_result(self, name, func, *args):
+        outcome = self._guard(name, func, *args)
+        return self._crashed(name, outcome) or outcome
+
+    @staticmethod
+    def _crashed(name, outcome):
+        if isinstance(outcome, CheckCrash):
+            return check_result(name, FAILED, message=to_native(outcome))
+        return None
+
+
+# --------------------------------------------------------------------------------------------- reports
+
+def failed_names(results):
+    return [r['name'] for r in results if r['verdict'] == FAILED]
+
+
+def summarize(results, host):
+    """One readable line: 'web01: 4 ok, 1 failed (disk:/data), 1 skipped (redis)'."""
+    parts = []
+    for verdict in (OK, FAILED, SKIPPED):
+        names = [r['name'] for r in results if r['verdict'] == verdict]
+        if verdict == OK:
+            parts.append('%d ok' % len(names))
+        elif names:
+            parts.append('%d %s (%s)' % (len(names), verdict, ', '.join(names)))
+    return '%s: %s' % (host, ', '.join(parts))
+
+
+def failure_message(results, host):
+    """'health_check failed on <host>: <name> (<message>); <name> (<message>)'."""
+    return 'health_check failed on %s: %s' % (
+        host, '; '.join('%s (%s)' % (r['name'], r['message']) for r in results if r['verdict'] == FAILED))

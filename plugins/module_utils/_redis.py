@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Probing the service's Redis cache with redis-py: connect from a URL, PING, keyspace hit rate."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.text.converters import to_native
+
+REDIS_IMP_ERR = None
+try:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    HAS_REDIS = True
+except ImportError:
+    REDIS_IMP_ERR = traceback.format_exc()
+    HAS_REDIS = False
+
+DEFAULT_REDIS_TIMEOUT = 2.0
+
+
+def redis_argument_spec():
+    """Options shared by modules that talk to Redis (doc fragment inventory_enterprise.ops.redis)."""
+    return dict(
+        redis_url=dict(type='str', no_log=True),
+        redis_timeout=dict(type='float', default=DEFAULT_REDIS_TIMEOUT),
+    )
+
+
+def fail_if_missing_redis(module, reason=None):
+    """fail_json with the usual install hint when redis-py is not importable on the managed host."""
+    if not HAS_REDIS:
+        module.fail_json(msg=missing_required_lib('redis', reason=reason), exception=REDIS_IMP_ERR)
+
+
+def redact_url(url):
+    """The URL without credentials, safe for messages: redis://host:port/db."""
+    if not url:
+        return ''
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == 'unix':
+            return 'unix://%s' % parts.path
+        host = parts.hostname or 'localhost'
+        if ':' in host:
+            host = '[%s]' % host
+        port = parts.port or 6379
+        return '%s://%s:%s%s' % (parts.scheme or 'redis', host, port, parts.path or '')
+    except ValueError:
+        return '<unparsable redis_url>'
+
+
+def hit_rate(hits, misses):
+    """Keyspace hit rate in percent, or None when there was no lookup at all."""
+    hits = int(hits or 0)
+    misses = int(misses or 0)
+    total = hits + misses
+    if total == 0:
+        return None
+    return round(100.0 * hits / total, 2)
+
+
+class RedisProbeError(Exception):
+    """A clear, password-free message about what went wrong with Redis."""
+
+
+class RedisProbe(object):
+    """One short-lived connection to Redis with bounded timeouts and no retries."""
+
+    def __init__(self, url, timeout=DEFAULT_REDIS_TIMEOUT):
+        self.url = url
+        self.timeout = float(timeout if timeout is not None else DEFAULT_REDIS_TIMEOUT)
+        self.where = redact_url(url)
+        self._client = None
+
+    def _error(self, action, exc):
+        text = to_native(exc).strip().rstrip('.')
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.password:
+                text = text.replace(parts.password, '********')
+        if HAS_REDIS and isinstance(exc, redis.exceptions.AuthenticationError):
+            hint = 'check the password/user in redis_url'
+        elif HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError):
+            hint = 'Redis is hung or overloaded; check it, or raise redis_timeout'
+        elif HAS_REDIS and isinstance(exc, redis.exceptions.ConnectionError):
+            hint = 'is redis-server running and listening there? check redis_url'
+        else:
+            hint = 'check redis_url and the Redis server'
+        return RedisProbeError('Redis %s at %s failed: %s; %s' % (action, self.where, text, hint))
+
+    @property
+    def client(self):
+        if self._client is None:
+            if not HAS_REDIS:
+                raise RedisProbeError(missing_required_lib('redis'))
+            try:
+                self._client = redis.Redis.from_url(
+                    self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                    retry=Retry(NoBackoff(), 0), decode_responses=True)
+            except Exception as exc:  # pylint: disable=broad-except
+                # e.g. ValueError for an unknown scheme: the URL itself is wrong.
+                raise RedisProbeError('invalid redis_url %s: %s; use redis://[:password@]host:port/db'
+                                      % (self.where, to_native(exc)))
+        return self._client
+
+    def ping(self):
+        try:
+            return bool(self.client.ping())
+        except RedisProbeError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._error('PING', exc)
+
+    def stats(self):
+        """INFO stats as a dict."""
+        try:
+            return self.client.info('stats')
+        except RedisProbeError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._error('INFO stats', exc)
+
+    def keyspace(self):
+        """{'hits': int, 'misses': int, 'hit_rate': percent or None} from INFO stats."""
+        stats = self.stats()
+        hits = int(stats.get('keyspace_hits', 0) or 0)
+        misses = int(stats.get('keyspace_misses', 0) or 0)
+        return dict(hits=hits, misses=misses, hit_rate=hit_rate(hits, misses))
+
+    def close(self):
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self._client = None

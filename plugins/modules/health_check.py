@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: health_check
+short_description: Run the morning health checks of an Inventory Enterprise host
+version_added: 0.1.0
+description:
+  - Runs the "Morning Health Checks" of the Inventory Enterprise operations guide on one host in one call.
+  - C(health) reads C(GET /health) and needs C(status=ok) with every reported dependency C(connected).
+    A C(503) answer is read too, so the failed dependencies are named.
+  - C(metrics) reads C(GET /metrics) and needs every C(system_health_status) gauge to be C(1), and at least one of them.
+  - C(redis) sends C(PING) to O(redis_url) and computes the keyspace hit rate from C(INFO stats).
+  - C(disk) compares the used space of each of O(disk_paths) with its threshold, as C(df) computes it.
+  - C(backup) finds the newest file matching O(backup_pattern) in O(backup_dir) and compares its age with
+    O(backup_max_age_hours).
+  - C(memory) compares the resident memory of the service with O(memory_max_mb), read from
+    C(process_resident_memory_bytes) in C(/metrics) or from C(/proc) when O(pid_file) is set.
+  - C(/health), C(/metrics) and Redis are queried concurrently, so one slow dependency does not delay the others;
+    C(/health) and C(/metrics) are fetched once each.
+  - A down service, an HTTP error, a timeout, a malformed answer or a down Redis each give a failed check with a
+    message saying what failed, where and what to do; they never crash the module.
+  - The module only reads, so it never reports a change.
+author:
+  - Inventory Enterprise operations team (@inventory-enterprise)
+extends_documentation_fragment:
+  - inventory_enterprise.ops.api
+  - inventory_enterprise.ops.redis
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
+    support: none
+options:
+  checks:
+    description:
+      - Checks to run. Results always come in the order V(health), V(metrics), V(redis), V(disk), V(backup), V(memory).
+      - V(redis) is reported as skipped when O(redis_url) is not set, V(disk) when O(disk_paths) is empty and
+        V(backup) when O(backup_dir) is not set.
+    type: list
+    elements: str
+    choices: [health, metrics, redis, disk, backup, memory]
+    default: [health, metrics, redis, disk, backup, memory]
+  disk_paths:
+    description:
+      - Paths whose filesystem usage is checked, for example the data, logs and backups directories.
+      - Each entry is either a path, checked against O(disk_max_used_percent), or a dictionary with the keys
+        C(path) and C(max_used_percent).
+      - A path that does not exist is a failed check naming it.
+    type: list
+    elements: raw
+    default: []
+  disk_max_used_percent:
+    description:
+      - Highest acceptable used space, in percent, for entries of O(disk_paths) that do not set their own.
+    type: float
+    default: 85
+  backup_dir:
+    description:
+      - Directory holding the backups, usually C(<service home>/backups).
+      - When not set, the V(backup) check is skipped.
+    type: path
+  backup_pattern:
+    description:
+      - Shell pattern of backup file names in O(backup_dir); the newest by modification time is checked.
+    type: str
+    default: inventory_backup_*
+  backup_max_age_hours:
+    description:
+      - Highest acceptable age of the newest backup, in hours.
+      - Backups run daily at 2 AM, so the default allows one day plus some slack.
+    type: float
+    default: 26
+  memory_max_mb:
+    description:
+      - Highest acceptable resident memory of the service process, in MB (MiB).
+      - The default matches the "application using >2GB RAM" symptom of the operations guide.
+    type: float
+    default: 2048
+  pid_file:
+    description:
+      - File holding the process id of the service. When set, resident memory is read from
+        C(/proc/<pid>/status) (C(VmRSS)) on the managed host.
+      - When not set, resident memory is read from C(process_resident_memory_bytes) in C(/metrics).
+    type: path
+  redis_min_hit_rate:
+    description:
+      - Lowest acceptable keyspace hit rate of Redis, in percent. The guide targets more than 85.
+      - V(0) only reports the hit rate. No lookup at all (hit rate unknown) never fails.
+    type: float
+    default: 0
+  report_only:
+    description:
+      - When V(true), the module never fails. It reports every check, failed ones included, and sets RV(ok)
+        accordingly.
+    type: bool
+    default: false
+  host_label:
+    description:
+      - Name of the host in RV(summary) and in failure messages.
+      - Defaults to the hostname of the managed host; roles pass C(inventory_hostname).
+    type: str
+requirements:
+  - prometheus-client (Python library) on the managed host, for the V(metrics) check and for the V(memory) check
+    without O(pid_file).
+notes:
+  - Disk usage is computed like C(df) does, from the space available to unprivileged users.
+'''
+
+EXAMPLES = r'''
+- name: Run the morning health checks of the service on this host
+  inventory_enterprise.ops.health_check:
+    api_url: http://localhost:8083
+    redis_url: "{{ ie_redis_url }}"
+    backup_dir: /opt/inventory-enterprise/backups
+    disk_paths:
+      - /data
+      - path: /logs
+        max_used_percent: 90
+      - /backups
+    host_label: "{{ inventory_hostname }}"
+
+- name: Report only, with stricter thresholds, reading memory from /proc
+  inventory_enterprise.ops.health_check:
+    checks: [health, metrics, redis, memory]
+    redis_url: redis://127.0.0.1:6379/0
+    redis_min_hit_rate: 85
+    pid_file: /run/inventory-enterprise.pid
+    memory_max_mb: 1843
+    report_only: true
+  register: morning
+
+- name: Show the one-line summary
+  ansible.builtin.debug:
+    msg: "{{ morning.summary }}"
+
+- name: List what failed
+  ansible.builtin.debug:
+    msg: "{{ morning.checks | selectattr('verdict', 'equalto', 'failed') | map(attribute='message') | list }}"
+  when: not morning.ok
+'''
+
+RETURN = r'''
+checks:
+  description:
+    - One entry per check run, in the order health, metrics, redis, disk, backup, memory.
+    - The V(disk) check gives one entry per path, named C(disk:<path>).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the check, C(disk:<path>) for disk checks.
+      type: str
+      sample: health
+    verdict:
+      description: V(ok), V(failed) or V(skipped) (not configured).
+      type: str
+      sample: ok
+    value:
+      description:
+        - What was measured. V(health) the /health JSON; V(metrics) a dict component to gauge value;
+          V(redis) a dict with C(ping), C(hit_rate) (percent, null without traffic), C(keyspace_hits)
+          and C(keyspace_misses); V(disk) the used percent; V(backup) a dict with C(path), C(age_hours)
+          and C(mtime) (UTC); V(memory) the resident memory in MB.
+        - V(null) when nothing could be measured.
+      type: raw
+      sample: {"status": "ok", "database": "connected", "cache": "connected", "version": "2.1.0",
+               "cache_backend": "redis"}
+    threshold:
+      description:
+        - The limit the value was compared with (1 for metrics gauges, min hit rate, max used percent,
+          max age in hours, max MB), null for V(health) and skipped checks.
+      type: raw
+      sample: 85.0
+    message:
+      description: What was found, or what failed, where, and what to do.
+      type: str
+      sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
+failed_checks:
+  description: Names of the failed checks.
+  returned: always
+  type: list
+  elements: str
+  sample: ["redis", "disk:/data"]
+ok:
+  description: Whether no check failed.
+  returned: always
+  type: bool
+  sample: true
+summary:
+  description: One readable line with the counts of ok, failed and skipped checks.
+  returned: always
+  type: str
+  sample: "web01: 4 ok, 1 failed (disk:/data), 1 skipped (redis)"
+host:
+  description: The host label used in the summary and in failure messages.
+  returned: always
+  type: str
+  sample: web01
+'''
+
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, api_argument_spec
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._checks import (
+    CHECK_NAMES,
+    HealthCheckRunner,
+    failed_names,
+    failure_message,
+    normalize_disk_paths,
+    summarize,
+)
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus import (
+    fail_if_missing_prometheus_client,
+)
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis import (
+    fail_if_missing_redis,
+    redis_argument_spec,
+)
+
+
+def argument_spec():
+    spec = api_argument_spec()
+    spec.update(redis_argument_spec())
+    spec.update(
+        checks=dict(type='list', elements='str', choices=list(CHECK_NAMES), default=list(CHECK_NAMES)),
+        disk_paths=dict(type='list', elements='raw', default=[]),
+        disk_max_used_percent=dict(type='float', default=85.0),
+        backup_dir=dict(type='path'),
+        backup_pattern=dict(type='str', default='inventory_backup_*'),
+        backup_max_age_hours=dict(type='float', default=26.0),
+        memory_max_mb=dict(type='float', default=2048.0),
+        pid_file=dict(type='path'),
+        redis_min_hit_rate=dict(type='float', default=0.0),
+        report_only=dict(type='bool', default=False),
+        host_label=dict(type='str'),
+    )
+    return spec
+
+
+def create_module():
+    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+
+def validate(module):
+    """Range checks argument_spec cannot express; returns the normalised disk paths."""
+    params = module.params
+    for name in ('api_timeout', 'redis_timeout', 'backup_max_age_hours', 'memory_max_mb'):
+        if params[name] is not None and params[name] <= 0:
+            module.fail_json(msg='%s must be greater than 0, got %s' % (name, params[name]))
+    for name in ('redis_min_hit_rate', 'disk_max_used_percent'):
+        if not 0 <= params[name] <= 100:
+            module.fail_json(msg='%s must be a percentage between 0 and 100, got %s' % (name, params[name]))
+    try:
+        return normalize_disk_paths(params['disk_paths'], params['disk_max_used_percent'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def run_module(module):
+    """Run the checks and exit_json/fail_json with the report."""
+    params = module.params
+    disk_paths = validate(module)
+    host = params['host_label'] or socket.gethostname()
+
+    runner = HealthCheckRunner(
+        client=ApiClient.from_module(module),
+        checks=params['checks'],
+        redis_url=params['redis_url'],
+        redis_timeout=params['redis_timeout'],
+        redis_min_hit_rate=params['redis_min_hit_rate'],
+        disk_paths=disk_paths,
+        backup_dir=params['backup_dir'],
+        backup_pattern=params['backup_pattern'],
+        backup_max_age_hours=params['backup_max_age_hours'],
+        memory_max_mb=params['memory_max_mb'],
+        pid_file=params['pid_file'],
+    )
+    # Third-party libraries are only required by the checks that use them.
+    if runner.needs_metrics:
+        fail_if_missing_prometheus_client(
+            module, reason='to parse /metrics for the metrics and memory checks (or set pid_file and leave '
+                           'metrics out of checks)')
+    if runner.needs_redis:
+        fail_if_missing_redis(module, reason='for the redis check (or leave redis_url unset)')
+
+    results = runner.run()
+    failed = failed_names(results)
+    report = dict(changed=False, checks=results, failed_checks=failed, ok=not failed,
+                  summary=summarize(results, host), host=host)
+    if failed and not params['report_only']:
+        module.fail_json(msg=failure_message(results, host), **report)
+    module.exit_json(**report)
+
+
+def main():
+    run_module(create_module())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""health_check end to end: real HTTP service (tests/unit/servers.py), real private redis-server, real files.
+
+Run: cd /work/main && PYTHONPATH=build/collections .venv/bin/python -m pytest tests/unit -q -k health_check
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import time
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.inventory_enterprise.ops.plugins.modules import health_check
+from ansible_collections.inventory_enterprise.ops.tests.unit.servers import DEGRADED, HEALTHY, route
+
+HOUR = 3600.0
+
+
+def run(args, capsys, check_mode=False):
+    """Run main() like Ansible does; return (failed, result dict) from the JSON it prints."""
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            health_check.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    result['_raw'] = out
+    return exc.value.code != 0 or result.get('failed', False), result
+
+
+def verdicts(result):
+    return dict((c['name'], c['verdict']) for c in result['checks'])
+
+
+def check(result, name):
+    return [c for c in result['checks'] if c['name'] == name][0]
+
+
+@pytest.fixture
+def backups(tmp_path):
+    """A backups directory holding a 3 h old daily backup."""
+    directory = tmp_path / 'backups'
+    directory.mkdir()
+    path = directory / 'inventory_backup_2025-01-02T02-00-00.tar.zst'
+    path.write_bytes(b'\x28\xb5\x2f\xfd')
+    stamp = time.time() - 3 * HOUR
+    os.utime(str(path), (stamp, stamp))
+    return directory
+
+
+@pytest.fixture
+def full_args(api, redis_url, backups, tmp_path):
+    return dict(api_url=api.url, api_timeout=5, redis_url=redis_url, backup_dir=str(backups),
+                disk_paths=[str(tmp_path), dict(path=str(backups), max_used_percent=100)],
+                disk_max_used_percent=100, host_label='web01')
+
+
+def test_everything_healthy(full_args, api, tmp_path, backups, capsys):
+    failed, result = run(full_args, capsys)
+    assert not failed
+    assert result['changed'] is False
+    assert result['ok'] is True and result['failed_checks'] == []
+    assert result['host'] == 'web01'
+    assert [c['name'] for c in result['checks']] == [
+        'health', 'metrics', 'redis', 'disk:%s' % tmp_path, 'disk:%s' % backups, 'backup', 'memory']
+    assert set(verdicts(result).values()) == {'ok'}
+    assert check(result, 'health')['value'] == HEALTHY
+    assert check(result, 'metrics')['value'] == {'database': 1.0, 'cache': 1.0}
+    assert check(result, 'redis')['value']['ping'] is True
+    assert check(result, 'backup')['value']['age_hours'] == pytest.approx(3, abs=0.05)
+    assert check(result, 'memory')['value'] == 150.0
+    assert check(result, 'memory')['threshold'] == 2048.0
+    for entry in result['checks']:
+        assert set(entry) == {'name', 'verdict', 'value', 'threshold', 'message'}
+    assert result['summary'] == 'web01: 7 ok'
+    assert api.count('/health') == 1 and api.count('/metrics') == 1
+
+
+def test_unconfigured_checks_are_skipped(api, capsys):
+    failed, result = run(dict(api_url=api.url, host_label='web01'), capsys)
+    assert not failed
+    assert verdicts(result) == {'health': 'ok', 'metrics': 'ok', 'redis': 'skipped', 'disk': 'skipped',
+                                'backup': 'skipped', 'memory': 'ok'}
+    assert check(result, 'redis')['message'] == 'skipped: no redis_url given'
+    assert result['summary'] == 'web01: 3 ok, 3 skipped (redis, disk, backup)'
+
+
+def test_host_label_defaults_to_hostname(api, capsys):
+    import socket
+    failed, result = run(dict(api_url=api.url, checks=['health']), capsys)
+    assert not failed and result['host'] == socket.gethostname()
+
+
+def test_degraded_503_fails_naming_host_and_every_check(api, redis_url, capsys):
+    api.use('degraded')
+    failed, result = run(dict(api_url=api.url, redis_url=redis_url, host_label='web01'), capsys)
+    assert failed
+    assert result['failed_checks'] == ['health', 'metrics']
+    assert result['ok'] is False and result['changed'] is False
+    health = check(result, 'health')
+    assert health['value'] == DEGRADED
+    assert result['msg'].startswith('health_check failed on web01: health (HTTP 503 from %s/health: '
+                                    % api.url)
+    assert 'cache disconnected' in result['msg']
+    assert '; metrics (system_health_status is not 1 for cache (0)' in result['msg']
+    assert verdicts(result)['redis'] == 'ok'
+    assert result['summary'] == 'web01: 2 ok, 2 failed (health, metrics), 2 skipped (disk, backup)'
+
+
+def test_http_500(api, capsys):
+    api.use('error500')
+    failed, result = run(dict(api_url=api.url, host_label='web01'), capsys)
+    assert failed
+    assert result['failed_checks'] == ['health', 'metrics', 'memory']
+    assert 'HTTP 500 from GET %s/health: Internal Server Error' % api.url in check(result, 'health')['message']
+    assert 'HTTP 500 from GET %s/metrics' % api.url in check(result, 'metrics')['message']
+
+
+def test_malformed_answers(api, capsys):
+    api.use('malformed')
+    failed, result = run(dict(api_url=api.url, host_label='web01'), capsys)
+    assert failed
+    assert 'malformed JSON from GET %s/health (HTTP 200)' % api.url in check(result, 'health')['message']
+    assert 'cannot parse %s/metrics: not Prometheus text format' % api.url in check(result, 'metrics')['message']
+    assert 'Traceback' not in result['_raw']
+
+
+def test_slow_service_times_out_without_blocking_the_rest(api, redis_url, capsys):
+    api.use('healthy', **{'/health': route(200, HEALTHY, delay=3)})
+    start = time.monotonic()
+    failed, result = run(dict(api_url=api.url, api_timeout=0.5, redis_url=redis_url, host_label='web01'), capsys)
+    assert time.monotonic() - start < 2
+    assert failed and result['failed_checks'] == ['health']
+    assert 'no answer from %s/health within 0.5 s' % api.url in result['msg']
+    assert verdicts(result)['metrics'] == 'ok' and verdicts(result)['redis'] == 'ok'
+
+
+def test_nothing_listening(dead_url, capsys):
+    failed, result = run(dict(api_url=dead_url, host_label='web01'), capsys)
+    assert failed
+    assert result['failed_checks'] == ['health', 'metrics', 'memory']
+    assert result['msg'].startswith('health_check failed on web01: health (cannot connect to %s/health'
+                                    % dead_url)
+    assert '; metrics (cannot connect to %s/metrics' % dead_url in result['msg']
+    assert '; memory (cannot read process_resident_memory_bytes' in result['msg']
+
+
+def test_redis_down_secret_never_printed(api, dead_redis_url, capsys):
+    secret_url = dead_redis_url.replace('redis://', 'redis://:T0pSecret@')
+    failed, result = run(dict(api_url=api.url, redis_url=secret_url, redis_timeout=1, host_label='web01',
+                              api_token='tok-123456'), capsys)
+    assert failed and result['failed_checks'] == ['redis']
+    assert 'redis (Redis PING at %s failed' % dead_redis_url in result['msg']
+    assert 'T0pSecret' not in result['_raw'] and 'tok-123456' not in result['_raw']
+    assert api.requests[0]['authorization'] == 'Bearer tok-123456'
+
+
+def test_disk_missing_path_and_threshold(api, tmp_path, capsys):
+    missing = str(tmp_path / 'logs')
+    failed, result = run(dict(api_url=api.url, checks=['disk'], host_label='web01',
+                              disk_paths=[missing, dict(path=str(tmp_path), max_used_percent=100)]), capsys)
+    assert failed
+    assert result['failed_checks'] == ['disk:%s' % missing]
+    assert 'disk:%s (%s does not exist' % (missing, missing) in result['msg']
+    assert check(result, 'disk:%s' % tmp_path)['threshold'] == 100
+    assert api.requests == []  # nothing selected needs the service
+
+
+def test_stale_or_missing_backup(api, tmp_path, backups, capsys):
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=str(backups),
+                              backup_max_age_hours=2, host_label='web01'), capsys)
+    assert failed and 'older than 2 h' in result['msg']
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=str(empty), host_label='web01'),
+                         capsys)
+    assert failed and 'no file matching inventory_backup_* in %s' % empty in result['msg']
+
+
+def test_report_only_never_fails(dead_url, capsys):
+    failed, result = run(dict(api_url=dead_url, report_only=True, host_label='web01'), capsys)
+    assert not failed
+    assert result['ok'] is False
+    assert result['failed_checks'] == ['health', 'metrics', 'memory']
+    assert 'msg' not in result
+
+
+def test_check_mode_runs_the_same_read_only_checks(full_args, capsys):
+    failed, result = run(full_args, capsys, check_mode=True)
+    assert not failed and result['changed'] is False and result['ok'] is True
+    assert len(result['checks']) == 7
+
+
+def test_check_mode_failure_still_reported(api, capsys):
+    api.use('degraded')
+    failed, result = run(dict(api_url=api.url, checks=['health'], host_label='web01'), capsys, check_mode=True)
+    assert failed and result['failed_checks'] == ['health']
+
+
+def test_memory_from_pid_file(api, tmp_path, capsys):
+    pid_file = tmp_path / 'service.pid'
+    pid_file.write_text(str(os.getpid()))
+    failed, result = run(dict(api_url=api.url, checks=['memory'], pid_file=str(pid_file), memory_max_mb=1,
+                              host_label='web01'), capsys)
+    assert failed and result['failed_checks'] == ['memory']
+    assert 'VmRSS of pid %d' % os.getpid() in result['msg']
+    assert api.requests == []
+
+
+def test_redis_min_hit_rate(api, redis_url, capsys):
+    import redis
+    client = redis.Redis.from_url(redis_url)
+    client.get('cold')
+    client.close()
+    failed, result = run(dict(api_url=api.url, checks=['redis'], redis_url=redis_url, redis_min_hit_rate=85,
+                              host_label='web01'), capsys)
+    assert failed
+    assert check(result, 'redis')['value']['hit_rate'] == 0.0
+    assert 'below 85%' in result['msg']
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(disk_paths=[dict(mount='/data')]), 'each disk_paths entry must be a path or a dict'),
+    (dict(api_timeout=0), 'api_timeout must be greater than 0'),
+    (dict(redis_min_hit_rate=120), 'redis_min_hit_rate must be a percentage'),
+    (dict(checks=['health', 'uptime']), 'value of checks must be one or more of'),
+])
+def test_invalid_arguments(api, capsys, args, message):
+    failed, result = run(dict(args, api_url=api.url), capsys)
+    assert failed and message in result['msg']
+    assert api.requests == []
+
+
+def test_argument_spec_marks_secrets_no_log():
+    spec = health_check.argument_spec()
+    assert spec['api_token']['no_log'] is True
+    assert spec['redis_url']['no_log'] is True
+    assert spec['checks']['default'] == ['health', 'metrics', 'redis', 'disk', 'backup', 'memory']
