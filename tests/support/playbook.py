@@ -54,7 +54,8 @@ class PlaybookResult:
         found = {}
         for play in self.data.get("plays", []):
             for task in play.get("tasks", []):
-                if task["task"]["name"] == task_name:
+                # Role tasks are named "<role> : <task name>".
+                if task["task"]["name"].split(" : ")[-1] == task_name:
                     found.update(task["hosts"])
         return found
 

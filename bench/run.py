@@ -1,0 +1,13 @@
+"""Runs every benchmark under bench/ (each compares our way with the baseline in the same run)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench import morning_checks  # noqa: E402
+
+BENCHMARKS = {"morning": morning_checks.main}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(BENCHMARKS):
+        BENCHMARKS[name]()

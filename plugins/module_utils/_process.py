@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Pidfile-based process helpers for Linux (/proc): read, write, identify, start and stop.
+
+A pid is only trusted when /proc/<pid>/cmdline still matches the command that was started,
+so a pidfile left behind by a crash or a reboot never makes an unrelated process look like ours.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+PROC = "/proc"
+
+
+class ProcessError(Exception):
+    """A process operation failed; the message says what and where."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Environment files
+# ---------------------------------------------------------------------------------------------
+
+def parse_env_file(path):
+    """Parse a KEY=VALUE file (blank lines and # comments ignored, optional `export `, one level
+    of matching single or double quotes removed, no escape processing). Returns a dict."""
+    values = {}
+    with open(path, "r") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[len("export "):].lstrip()
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if not sep or not key or not key.replace("_", "").isalnum():
+                # Never echo the line: it may hold a secret.
+                raise ProcessError("%s:%d: expected KEY=VALUE" % (path, number))
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            values[key] = value
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Pidfiles
+# ---------------------------------------------------------------------------------------------
+
+def read_pidfile(path):
+    """Return (pid, recorded_argv) from `path`.
+
+    Line 1 is the pid (what other tools expect), optional line 2 the JSON argv recorded at start.
+    pid is None when the file is missing, empty or garbage; recorded_argv None when absent.
+    """
+    try:
+        with open(path, "r") as handle:
+            lines = handle.read().splitlines()
+    except IOError as exc:
+        if exc.errno == errno.ENOENT:
+            return None, None
+        raise
+    first = lines[0].strip() if lines else ""
+    if not first.isdigit() or int(first) <= 0:
+        return None, None
+    recorded = None
+    if len(lines) > 1 and lines[1].strip():
+        try:
+            recorded = json.loads(lines[1])
+        except ValueError:
+            recorded = None
+        if not isinstance(recorded, list):
+            recorded = None
+    return int(first), recorded
+
+
+def write_pidfile(path, pid, argv=None, mode=0o644):
+    """Write `pid` (and the argv it runs) to `path` atomically: temp file in the same directory,
+    fsync, rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("%d\n" % pid)
+            if argv:
+                handle.write(json.dumps(list(argv)) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def remove_pidfile(path):
+    try:
+        os.unlink(path)
+        return True
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc inspection
+# ---------------------------------------------------------------------------------------------
+
+def read_cmdline(pid):
+    """argv of `pid` as a list, [] for a zombie or kernel thread, None when the pid is gone."""
+    try:
+        with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError):
+        return None
+    if not raw:
+        return []
+    return [part.decode("utf-8", "surrogateescape") for part in raw.rstrip(b"\0").split(b"\0")]
+
+
+def _stat_fields(pid):
+    """Fields of /proc/<pid>/stat after the `(comm)` field (index 0 is the state), or None."""
+    try:
+        with open(os.path.join(PROC, str(pid), "stat"), "r") as handle:
+            data = handle.read()
+    except (IOError, OSError):
+        return None
+    return data[data.rfind(")") + 2:].split()
+
+
+def is_alive(pid):
+    """True when `pid` exists and is not a zombie (zombies cannot serve anything)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return False
+    return fields[0] not in ("Z", "X", "x")
+
+
+def cmdline_matches(cmdline, command):
+    """Does a process argv match the command we started?
+
+    Exact match for binaries. A script with a shebang runs as `interpreter [arg] /path/script args...`,
+    so the tail of argv must equal command[1:] and the element before it must name the same
+    program (same basename) as command[0].
+    """
+    if not cmdline or not command:
+        return False
+    if list(cmdline) == list(command):
+        return True
+    args = list(command[1:])
+    if len(cmdline) < len(args) + 1:
+        return False
+    if args and list(cmdline[-len(args):]) != args:
+        return False
+    program = cmdline[-(len(args) + 1)]
+    return os.path.basename(program) == os.path.basename(command[0])
+
+
+def process_info(pid):
+    """rss_bytes and uptime_seconds of `pid` (None when unavailable)."""
+    info = {"rss_bytes": None, "uptime_seconds": None}
+    fields = _stat_fields(pid)
+    if fields is None:
+        return info
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        ticks = os.sysconf("SC_CLK_TCK")
+        # After the comm field: state is index 0, so field N of proc(5) is index N - 3.
+        start_ticks = int(fields[22 - 3])
+        rss_pages = int(fields[24 - 3])
+        with open(os.path.join(PROC, "uptime"), "r") as handle:
+            system_uptime = float(handle.read().split()[0])
+        info["rss_bytes"] = rss_pages * page
+        info["uptime_seconds"] = max(0, int(system_uptime - start_ticks / float(ticks)))
+    except (ValueError, IndexError, IOError, OSError):
+        pass
+    return info
+
+
+def inspect(pidfile, command):
+    """Look at the pidfile and /proc. Returns a dict:
+
+    pid (int or None), running (bool), stale (pidfile names a dead or foreign process), cmdline,
+    recorded_pid. The live argv must match `command` or the argv recorded in the pidfile at start;
+    only a legacy pidfile (pid only) with no command given trusts the pid alone.
+    """
+    pid, recorded = read_pidfile(pidfile)
+    result = {"pid": None, "running": False, "stale": False, "cmdline": None, "recorded_pid": pid}
+    if pid is None:
+        result["stale"] = os.path.exists(pidfile)
+        return result
+    alive = is_alive(pid)
+    cmdline = read_cmdline(pid) if alive else None
+    expected = [candidate for candidate in (command, recorded) if candidate]
+    ours = bool(cmdline) and (not expected or any(cmdline_matches(cmdline, c) for c in expected))
+    if alive and ours:
+        result.update(pid=pid, running=True, cmdline=cmdline)
+    else:
+        result.update(stale=True, cmdline=cmdline)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Start / stop
+# ---------------------------------------------------------------------------------------------
+
+def tail(path, lines=20, max_bytes=16384):
+    """Last `lines` lines of a text file ('' when unreadable)."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except (IOError, OSError):
+        return ""
+    text = data.decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _reap(pid):
+    """Collect the exit status when `pid` is our own child (it is when the same Python process
+    started it), so it does not linger as a zombie; a no-op for any other process."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except OSError:
+        pass
+
+
+def spawn(command, cwd, env, log, preexec_fn=None):
+    """Start `command` detached: new session, stdin from /dev/null, stdout and stderr to the
+    binary file object `log`, every other descriptor closed. Returns the Popen object."""
+    try:
+        with open(os.devnull, "rb") as devnull:
+            return subprocess.Popen(
+                command, cwd=cwd, env=env, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
+                close_fds=True, start_new_session=True, preexec_fn=preexec_fn)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ProcessError(str(exc))
+
+
+def _wait_gone(pid, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        _reap(pid)
+        if not is_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not is_alive(pid)
+
+
+def _signal(pid, sig):
+    """Signal the process group when `pid` leads one (the start path creates a new session), so
+    workers forked by the service go too; otherwise just the pid."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except OSError as exc:
+        if exc.errno != errno.ESRCH:
+            raise
+
+
+def stop(pid, timeout):
+    """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns 'SIGTERM' or 'SIGKILL'."""
+    _signal(pid, signal.SIGTERM)
+    if _wait_gone(pid, timeout):
+        return "SIGTERM"
+    _signal(pid, signal.SIGKILL)
+    if not _wait_gone(pid, 10):
+        raise ProcessError("process %d survived SIGKILL" % pid)
+    return "SIGKILL"

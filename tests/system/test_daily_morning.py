@@ -1,0 +1,69 @@
+"""playbooks/daily.yml (morning) against a deployed service: passes, then fails naming host and checks."""
+import requests
+
+
+def morning_result(run, host):
+    return run.task_results("Run the morning health checks")[host]
+
+
+def test_morning_checks_pass_on_healthy_host(deployment):
+    run = deployment.play("playbooks/daily.yml", tags="morning",
+                          extra_vars={"daily_operations_morning_checks": ["health", "metrics", "redis", "disk", "memory"]})
+    assert run.rc == 0, run
+    result = morning_result(run, deployment.host)
+    assert result["ok"] is True
+    verdicts = {check["name"]: check["verdict"] for check in result["checks"]}
+    assert verdicts["health"] == "ok"
+    assert verdicts["metrics"] == "ok"
+    assert verdicts["redis"] == "ok"
+    assert verdicts["memory"] == "ok"
+    assert any(name.startswith("disk:") for name in verdicts)
+    assert run.changed() == 0
+
+
+def test_missing_backup_fails_the_backup_check(deployment):
+    run = deployment.play("playbooks/daily.yml", tags="morning")
+    assert run.rc != 0
+    result = morning_result(run, deployment.host)
+    assert result["failed_checks"] == ["backup"]
+
+
+def test_stopped_service_fails_with_host_and_checks_named(deployment):
+    deployment.control("stopped")
+    try:
+        run = deployment.play("playbooks/daily.yml", tags="morning",
+                              extra_vars={"daily_operations_morning_checks": ["health", "metrics", "disk"]})
+    finally:
+        deployment.control("started")
+    assert run.rc != 0
+    failure = run.task_results("Fail the hosts whose morning checks failed")[deployment.host]
+    assert failure["failed"] is True
+    assert deployment.host in failure["msg"]
+    assert "health" in failure["msg"] and "metrics" in failure["msg"]
+    summary = run.task_results("Summarise the morning checks of every host in the play")
+    lines = next(iter(summary.values()))["msg"]
+    assert any(deployment.host in line and "FAILED" in line for line in lines)
+
+
+def test_down_redis_fails_redis_and_health(deployment, redis_server):
+    redis_server.stop()
+    try:
+        run = deployment.play("playbooks/daily.yml", tags="morning",
+                              extra_vars={"daily_operations_morning_checks": ["health", "redis"]})
+    finally:
+        redis_server.start()
+    assert run.rc != 0
+    result = morning_result(run, deployment.host)
+    assert set(result["failed_checks"]) == {"health", "redis"}
+    assert requests.get(deployment.url + "/health", timeout=5).status_code == 200
+
+
+def test_report_only_never_fails(deployment):
+    deployment.control("stopped")
+    try:
+        run = deployment.play("playbooks/daily.yml", tags="morning",
+                              extra_vars={"daily_operations_report_only": True})
+    finally:
+        deployment.control("started")
+    assert run.rc == 0, run
+    assert morning_result(run, deployment.host)["ok"] is False
