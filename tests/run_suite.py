@@ -7,6 +7,7 @@ run shows everything that is broken; the exit status is non-zero when anything f
 """
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,44 @@ def stage_changelog():
     return run([os.path.join(BIN, "antsibull-changelog"), "lint"]), None
 
 
+def lab_down():
+    run([sys.executable, os.path.join(ROOT, "tests", "lab", "lab.py"), "down"])
+
+
+def stage_molecule():
+    """Every molecule scenario on the lab; the lab comes down afterwards whatever happened."""
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_NOCOLOR="1", NO_COLOR="1")
+    log_path = os.path.join(RESULTS, "molecule.log")
+    print("\n==> molecule test --all (log: %s)" % log_path, flush=True)
+    started = time.monotonic()
+    try:
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([os.path.join(BIN, "molecule"), "test", "--all"], cwd=ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                log.write(line)
+                sys.stdout.write(line)
+            code = proc.wait()
+    finally:
+        lab_down()
+    print("<== exit %d after %.0fs" % (code, time.monotonic() - started), flush=True)
+    return code, molecule_counts(log_path)
+
+
+def molecule_counts(log_path):
+    """Scenarios in molecule's SCENARIO RECAP (the default one, which only runs the lab, excluded)."""
+    verdicts = {}
+    with open(log_path) as log:
+        for line in log:
+            match = re.match(r"^\s*(\w+)\s*: actions=\d+ .*failed=(\d+)", re.sub(r"\x1b\[[0-9;]*m", "", line))
+            if match and match.group(1) != "default":
+                verdicts[match.group(1)] = verdicts.get(match.group(1), True) and match.group(2) == "0"
+    if not verdicts:
+        return None
+    passed = sum(1 for ok in verdicts.values() if ok)
+    return passed, len(verdicts) - passed
+
+
 STAGES = {
     "lint": stage_lint,
     "changelog": stage_changelog,
@@ -104,17 +143,22 @@ STAGES = {
     "units": stage_units,
     "reference": lambda: stage_pytest("reference", ["reference/tests"]),
     "system": lambda: stage_pytest("system", ["tests/system"]),
+    "lab": lambda: stage_pytest("lab", ["tests/lab", "tests/fleet"]),
+    "molecule": stage_molecule,
 }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("stages", nargs="*", choices=list(STAGES), default=list(STAGES))
+    parser.add_argument("stages", nargs="*", metavar="STAGE", help="any of: %s (default: all)" % ", ".join(STAGES))
     args = parser.parse_args()
+    unknown = [name for name in args.stages if name not in STAGES]
+    if unknown:
+        parser.error("unknown stage(s): %s" % ", ".join(unknown))
     os.makedirs(RESULTS, exist_ok=True)
     passed = failed = 0
     report = []
-    for name in args.stages:
+    for name in args.stages or list(STAGES):
         code, counts = STAGES[name]()
         if counts is None:
             counts = (1, 0) if code == 0 else (0, 1)

@@ -87,7 +87,7 @@ def local_host(**hostvars):
     return hostvars
 
 
-def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, diff=False, timeout=900):
+def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, diff=False, limit=None, timeout=900):
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inventory]
     if not os.path.isabs(playbook):
         playbook = os.path.join(ROOT, playbook)
@@ -100,5 +100,7 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, d
         cmd.append("--diff")
     if tags:
         cmd += ["--tags", tags]
+    if limit:
+        cmd += ["--limit", limit]
     proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
     return PlaybookResult(proc)

@@ -1,0 +1,104 @@
+"""The playbooks across real SSH hosts: deploy the fleet, check it in one run, survive bad hosts,
+and redeploy without ever taking every app server down at once."""
+import os
+import signal
+import sys
+import threading
+import time
+
+import requests
+
+from tests.fleet.conftest import ROOT, lab
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
+import lab as lab_module  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+MORNING = {"daily_operations_morning_checks": ["health", "metrics", "redis", "disk", "memory"]}
+
+
+def healthy(url):
+    try:
+        return requests.get(url + "/health", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def summary_lines(run):
+    results = run.task_results("Summarise the morning checks of every host in the play")
+    return next(iter(results.values()))["msg"]
+
+
+def test_site_deploys_every_app_server_and_the_standby(deployed_fleet):
+    for host in deployed_fleet.app_servers + ["standby1"]:
+        answer = requests.get(deployed_fleet.url(host) + "/health", timeout=5).json()
+        assert answer["status"] == "ok", host
+        assert answer["cache_backend"] == "redis" and answer["postgres"] == "connected", host
+    assert deployed_fleet.first_deploy.stats.keys() >= set(deployed_fleet.app_servers + ["standby1"])
+
+
+def test_morning_checks_of_the_fleet_in_one_run_with_one_summary(deployed_fleet):
+    run = deployed_fleet.play("playbooks/daily.yml", tags="morning", extra_vars=MORNING)
+    assert run.rc == 0, run
+    lines = summary_lines(run)
+    assert lines[0].startswith("Morning checks of 3 host(s)")
+    assert lines[-1] == "All hosts passed."
+    for host in deployed_fleet.app_servers + ["standby1"]:
+        assert any(line.strip().startswith(host + ": ok") for line in lines), lines
+
+
+def test_rolling_redeploy_keeps_an_app_server_healthy(deployed_fleet):
+    urls = [deployed_fleet.url(host) for host in deployed_fleet.app_servers]
+    samples, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            samples.append([healthy(url) for url in urls])
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        # A changed setting restarts every host: batch by batch, each healthy before the next.
+        run = deployed_fleet.play("playbooks/site.yml", extra_vars={"service_redis_ttl_inventory": 301})
+    finally:
+        stop.set()
+        poller.join()
+    assert run.rc == 0, run
+    assert samples, "the poller took no sample"
+    assert all(any(sample) for sample in samples), "every app server was down at the same moment"
+    for index, host in enumerate(deployed_fleet.app_servers):
+        assert any(not sample[index] for sample in samples), "%s never restarted: the test proved nothing" % host
+
+
+def cut_off(host):
+    """Make host unreachable: kill every sshd in its namespace (listener and live sessions, which
+    ssh multiplexing would otherwise keep using)."""
+    for pid, where in lab_module.lab_processes().items():
+        try:
+            with open("/proc/%d/comm" % pid) as handle:
+                comm = handle.read().strip()
+        except OSError:
+            continue
+        if where == host and comm == "sshd":
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_unreachable_and_unhealthy_hosts_are_named_while_others_finish(deployed_fleet):
+    app1, app2 = deployed_fleet.app_servers[:2]
+    control = deployed_fleet.play("playbooks/service_control.yml",
+                                  extra_vars={"service_state": "stopped"}, limit="standby1")
+    assert control.rc == 0, control
+    cut_off(app2)
+    try:
+        run = deployed_fleet.play("playbooks/daily.yml", tags="morning", extra_vars=MORNING)
+    finally:
+        lab("up", "--app-servers", "2")  # brings app2's sshd back (and restarts the lab's hosts)
+    assert run.rc != 0
+    assert run.stats[app2]["unreachable"] == 1
+    assert run.stats[app1]["failures"] == 0
+    assert run.task_results("Run the morning health checks")[app1]["ok"] is True
+    lines = summary_lines(run)
+    assert any(line.strip().startswith(app1 + ": ok") for line in lines), lines
+    assert any(line.strip().startswith(app2 + ": FAILED") and "unreachable" in line for line in lines), lines
+    assert any(line.strip().startswith("standby1: FAILED") and "health" in line for line in lines), lines
+    assert "2 host(s) failed" in lines[-1]
