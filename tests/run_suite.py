@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs every test stage of the collection and closes with one `suite: N passed, N failed` line.
 
 Stages with JUnit output (ansible-test units, pytest) count their test cases; the others (ansible-lint,
@@ -20,7 +19,7 @@ RESULTS = os.path.join(ROOT, "build", "results")
 SANITY_ROOT = os.path.join(ROOT, "build", "sanity", "ansible_collections", "inventory_enterprise", "ops")
 # What ships in the collection, plus its tests: the tree ansible-test checks.
 SANITY_EXCLUDES = [".git", ".venv", "build", "reference", "bench", ".ci", "demo", "tests/output",
-                   ".pytest_cache", "__pycache__"]
+                   ".pytest_cache", "__pycache__", ".ansible"]
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
 
 
@@ -52,6 +51,10 @@ def sync_sanity_tree():
     os.makedirs(SANITY_ROOT, exist_ok=True)
     cmd = ["rsync", "-a", "--delete"] + ["--exclude=%s" % item for item in SANITY_EXCLUDES]
     subprocess.check_call(cmd + [ROOT + "/", SANITY_ROOT + "/"])
+    # ansible-test lists files with git when a repository holds the tree; the checkout's own ignores build/,
+    # so the copy gets a repository of its own (its files are found as untracked, none ignored).
+    if not os.path.isdir(os.path.join(SANITY_ROOT, ".git")):
+        subprocess.check_call(["git", "init", "-q", SANITY_ROOT])
 
 
 def seed_pip_bootstrap():

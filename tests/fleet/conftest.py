@@ -15,7 +15,7 @@ INVENTORY = os.path.join(ROOT, "inventories", "lab", "hosts.yml")
 
 
 def lab(*args):
-    proc = subprocess.run([sys.executable, LAB] + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, LAB] + list(args), cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode:
         pytest.fail("lab.py %s failed:\n%s%s" % (" ".join(args), proc.stdout, proc.stderr))
     return proc.stdout

@@ -20,7 +20,7 @@ def ansible_env(**extra):
     env.update(
         ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
         ANSIBLE_LOCAL_TEMP=os.environ.get("TMPDIR", "/tmp"),
@@ -102,5 +102,5 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, d
         cmd += ["--tags", tags]
     if limit:
         cmd += ["--limit", limit]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookResult(proc)

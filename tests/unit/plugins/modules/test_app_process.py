@@ -94,7 +94,7 @@ def base_args(tmp_path, marker, **extra):
 
 
 def test_start_is_idempotent_and_stop_kills(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "lifecycle")
 
     failed, result = run(args, capsys)
@@ -133,9 +133,9 @@ def test_start_is_idempotent_and_stop_kills(workdir, capsys):
 
 
 def test_restart_replaces_the_process(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "restart")
-    _, first = run(args, capsys)
+    dummy, first = run(args, capsys)
     failed, second = run(dict(args, state="restarted"), capsys)
     assert not failed
     assert second["changed"] is True
@@ -145,17 +145,17 @@ def test_restart_replaces_the_process(workdir, capsys):
 
 
 def test_restart_when_stopped_starts(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "restart-cold", state="restarted")
     failed, result = run(args, capsys)
     assert not failed and result["changed"] is True and alive(result["pid"])
 
 
 def test_sigkill_after_stop_timeout(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
     args = base_args(tmp_path, "stubborn", command=[sys.executable, "-c", stubborn, "stubborn"], stop_timeout=1)
-    _, started = run(args, capsys)
+    dummy, started = run(args, capsys)
     failed, stopped = run(dict(args, state="stopped"), capsys)
     assert not failed
     assert stopped["stop_signal"] == "SIGKILL"
@@ -163,7 +163,7 @@ def test_sigkill_after_stop_timeout(workdir, capsys):
 
 
 def test_stale_pidfile_dead_pid(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "stale")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -215,7 +215,7 @@ def test_pid_reuse_guard(workdir, capsys):
 def test_pid_reuse_guard_uses_recorded_cmdline_without_command(workdir, capsys):
     tmp_path, started = workdir
     args = base_args(tmp_path, "recorded")
-    _, result = run(args, capsys)
+    dummy, result = run(args, capsys)
     # Without `command`, stop trusts the argv recorded in the pidfile...
     failed, status = run(dict(pidfile=args["pidfile"], state="status"), capsys)
     assert not failed and status["running"] is True and status["pid"] == result["pid"]
@@ -229,7 +229,7 @@ def test_pid_reuse_guard_uses_recorded_cmdline_without_command(workdir, capsys):
 
 
 def test_crash_on_start_reports_log_tail(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     crash = "import sys; print('boot: loading config', flush=True); print('FATAL: JWT_SECRET missing', file=sys.stderr); sys.exit(3)"
     args = base_args(tmp_path, "crash", command=[sys.executable, "-c", crash], startup_wait=2)
     failed, result = run(args, capsys)
@@ -242,7 +242,7 @@ def test_crash_on_start_reports_log_tail(workdir, capsys):
 
 
 def test_missing_program_fails_cleanly(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "missing", command=["/nonexistent/bin/app", "serve"])
     failed, result = run(args, capsys)
     assert failed and "cannot execute /nonexistent/bin/app" in result["msg"]
@@ -250,7 +250,7 @@ def test_missing_program_fails_cleanly(workdir, capsys):
 
 
 def test_check_mode_predicts_without_acting(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "check")
 
     failed, predicted = run(args, capsys, check_mode=True)
@@ -258,7 +258,7 @@ def test_check_mode_predicts_without_acting(workdir, capsys):
     assert predicted["changed"] is True and predicted["running"] is True and predicted["pid"] is None
     assert not os.path.exists(args["pidfile"])
 
-    _, started = run(args, capsys)
+    dummy, started = run(args, capsys)
     pid = started["pid"]
     failed, noop = run(args, capsys, check_mode=True)
     assert not failed and noop["changed"] is False and noop["pid"] == pid
@@ -271,7 +271,7 @@ def test_check_mode_predicts_without_acting(workdir, capsys):
 
 
 def test_env_file_and_environment(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     env_file = tmp_path / "app.env"
     env_file.write_text("# comment\n\nPORT=8083\nexport JWT_SECRET='s3cr3t-value-#1 x'\nEMPTY=\nOVERRIDE=file\n")
     code = ("import os, time; print('|'.join(os.environ.get(k, '-') for k in "
@@ -289,19 +289,19 @@ def test_env_file_and_environment(workdir, capsys):
 
 
 def test_log_is_appended(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     log = tmp_path / "append.log"
     log.write_text("previous line\n")
     code = "import time; print('new line', flush=True); time.sleep(60)"
     args = base_args(tmp_path, "append", command=[sys.executable, "-c", code, "append"], log_file=str(log), startup_wait=1)
-    failed, _ = run(args, capsys)
+    failed, dummy = run(args, capsys)
     assert not failed
     assert log.read_text().splitlines() == ["previous line", "new line"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
 def test_runs_as_user(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     try:
         nobody = pwd.getpwnam("nobody")
     except KeyError:
@@ -323,7 +323,7 @@ def test_runs_as_user(workdir, capsys):
 
 def test_shebang_script_is_recognised(workdir, capsys):
     """A console script runs as `python /path/script args`: still ours, idempotent."""
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     script = tmp_path / "svc"
     script.write_text("#!%s\nimport sys, time\ntime.sleep(60)\n" % sys.executable)
     script.chmod(0o755)
@@ -358,9 +358,9 @@ def test_start_requires_command(tmp_path, capsys):
 
 
 def test_stop_timeout_wait_is_bounded(workdir, capsys):
-    tmp_path, _ = workdir
+    tmp_path, dummy = workdir
     args = base_args(tmp_path, "quick")
     run(args, capsys)
     begin = time.time()
-    failed, _ = run(dict(args, state="stopped"), capsys)
+    failed, dummy = run(dict(args, state="stopped"), capsys)
     assert not failed and time.time() - begin < 5
