@@ -9,7 +9,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from . import auth, db, inventory
+from . import auth, backup, db, inventory
+from .dualwrite import DualWriter
 from .cache import ResponseCache, make_backend
 from .config import Settings, ensure_layout
 from .logs import ServiceLogs
@@ -29,6 +30,10 @@ class Service:
         self.cache = ResponseCache(make_backend(settings.redis_url), settings.redis_ttl_inventory,
                                    metrics=self.metrics, on_error=self._cache_error)
         self.txlog = TransactionLog(settings.transaction_log_path)
+        self.dual_writer = None
+        if settings.dual_write_enabled and settings.postgres_dsn:
+            self.dual_writer = DualWriter(settings.postgres_dsn, settings.database_path, self.metrics,
+                                          self.logs.application)
 
     def _cache_error(self, exc):
         self.logs.application.warning("cache unavailable, serving from database: %s", exc)
@@ -51,6 +56,8 @@ class Service:
         return self.cache.get_or_compute(key, compute)
 
     def close(self):
+        if self.dual_writer is not None:
+            self.dual_writer.close()
         self.cache.backend.close()
         self.logs.close()
 
@@ -165,6 +172,8 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
             "service started version=%s host=%s port=%d cache_backend=%s dual_write_enabled=%s",
             settings.service_version, settings.host, settings.port, service.cache.backend.name,
             str(settings.dual_write_enabled).lower())
+        if service.dual_writer is not None:
+            service.dual_writer.ensure_schema()
         if len(settings.jwt_secret) < auth.RECOMMENDED_SECRET_LENGTH:
             service.logs.security.warning("auth JWT_SECRET is shorter than %d characters, the length recommended "
                                           "for HS256", auth.RECOMMENDED_SECRET_LENGTH)
@@ -224,12 +233,15 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
         return {"token": auth.issue_token(settings, body.username), "token_type": "bearer",
                 "expires_in": settings.jwt_expires_seconds}
 
-    def write(operation, user, do_write, log_data):
-        """Commit, then log, under the transaction-log lock so seq order matches commit order."""
+    def write(operation, user, do_write, log_data, mirror=None):
+        """Commit, then log, under the transaction-log lock so seq order matches commit order; then mirror the
+        committed rows to PostgreSQL when dual-write is on (a failure there is counted, never raised)."""
         with service.txlog.lock:
             try:
                 with db.connection(settings.database_path) as conn, service.metrics.db_timer(operation):
                     result = do_write(conn)
+                    if service.dual_writer is not None and mirror is not None:
+                        service.dual_writer.mirror(conn, operation, mirror(result))
             except inventory.UnknownItems as exc:
                 raise HTTPException(422, str(exc)) from None
             except inventory.DuplicateInvoice as exc:
@@ -245,7 +257,9 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
             "inventory_count.create", user,
             lambda conn: inventory.create_count(conn, body.count_date.isoformat(), body.location, lines, user),
             lambda count_id: {"count_id": count_id, "count_date": body.count_date.isoformat(),
-                              "location": body.location, "items": lines})
+                              "location": body.location, "items": lines},
+            mirror=lambda count_id: [("inventory_counts", "id = ?", (count_id,)),
+                                     ("inventory_count_items", "count_id = ?", (count_id,))])
         service.logs.audit.info("user_id: %s action=inventory_count.create count_id=%d items=%d seq=%d",
                                 _loggable(user), count_id, len(lines), seq)
         return {"count_id": count_id, "seq": seq}
@@ -259,9 +273,11 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
             "invoice.create", user,
             lambda conn: inventory.create_invoice(conn, body.invoice_number, body.vendor,
                                                   body.invoice_date.isoformat(), lines),
-            lambda _count: data)
+            lambda _count: data,
+            mirror=lambda _count: [("processed_invoices", "invoice_number = ?", (body.invoice_number,))])
         service.logs.audit.info("user_id: %s action=invoice.create invoice_number=%s lines=%d seq=%d",
                                 _loggable(user), _loggable(body.invoice_number, 128), count, seq)
         return {"invoice_number": body.invoice_number, "lines": count, "seq": seq}
 
+    backup.register(app, service, current_user)  # POST /api/backup/create
     return app
