@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""SQLite maintenance of a live database: checks, VACUUM, ANALYZE, REINDEX, WAL, statistics, lock holders.
+
+Every write is one SQLite statement, which SQLite makes atomic: when another connection holds the lock
+longer than the busy timeout, the statement fails with SQLITE_BUSY and leaves the database as it was.
+`with_busy_retry` retries such a statement a few times, then raises SqliteBusyError with a clear message.
+Read-only work (checks, statistics, predictions for check mode) opens the file read-only.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import signal
+import sqlite3
+import time
+from urllib.parse import quote
+
+SIDECARS = ('-wal', '-shm', '-journal')
+GUIDE_INDEXES = ['idx_item_master_code', 'idx_inventory_counts_date', 'idx_ai_forecasts_entity']
+GUIDE_COUNT_TABLES = ['inventory_count_items', 'processed_invoices', 'ai_forecasts']
+
+
+class SqliteMaintError(Exception):
+    """The database could not be opened or a statement failed; the message says where and why."""
+
+
+class SqliteBusyError(SqliteMaintError):
+    """Another connection held the database lock for longer than the busy timeout (and the retries)."""
+
+
+def qi(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+def connect(path, busy_timeout_ms=30000, readonly=False):
+    if not os.path.isfile(path):
+        raise SqliteMaintError('SQLite database %s does not exist; check the path (the service creates it '
+                               'under <service home>/data on first start)' % path)
+    mode = 'ro' if readonly else 'rw'
+    try:
+        conn = sqlite3.connect('file:%s?mode=%s' % (quote(os.path.abspath(path)), mode), uri=True,
+                               timeout=busy_timeout_ms / 1000.0, isolation_level=None, check_same_thread=False)
+        conn.execute('PRAGMA busy_timeout = %d' % int(busy_timeout_ms))
+        conn.execute('SELECT count(*) FROM sqlite_master').fetchone()
+    except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise SqliteBusyError(busy_message('opening', path, busy_timeout_ms, 1, exc))
+        raise SqliteMaintError('cannot open SQLite database %s: %s; is it a SQLite file, and readable by the '
+                               'connecting user?' % (path, exc))
+    return conn
+
+
+def is_busy(exc):
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ('locked' in text or 'busy' in text)
+
+
+def busy_message(action, path, busy_timeout_ms, attempts, exc):
+    return ('%s of %s failed: the database stayed locked by another connection (busy timeout %g s, %d attempt(s)): '
+            '%s; nothing was changed. Retry in a quieter window, raise busy_timeout, or find the lock holders '
+            '(runbook playbooks/runbooks/database_locked.yml)' % (action, path, busy_timeout_ms / 1000.0, attempts, exc))
+
+
+def with_busy_retry(action, path, fn, retries=2, delay=1.0, busy_timeout_ms=30000):
+    """Run fn(); on SQLITE_BUSY retry `retries` times, then raise SqliteBusyError. Other errors raise
+    SqliteMaintError. SQLite statements are atomic, so a failed attempt changed nothing."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            if is_busy(exc) and attempt < retries:
+                attempt += 1
+                time.sleep(delay * attempt)
+                continue
+            if is_busy(exc):
+                raise SqliteBusyError(busy_message(action, path, busy_timeout_ms, attempt + 1, exc))
+            raise SqliteMaintError('%s of %s failed: %s' % (action, path, exc))
+
+
+def file_sizes(path):
+    sizes = {'db': os.path.getsize(path)}
+    for suffix in SIDECARS:
+        try:
+            sizes[suffix.lstrip('-')] = os.path.getsize(path + suffix)
+        except OSError:
+            pass
+    return sizes
+
+
+def page_stats(conn):
+    page_size = conn.execute('PRAGMA page_size').fetchone()[0]
+    page_count = conn.execute('PRAGMA page_count').fetchone()[0]
+    freelist = conn.execute('PRAGMA freelist_count').fetchone()[0]
+    ratio = float(freelist) / page_count if page_count else 0.0
+    return dict(page_size=page_size, page_count=page_count, freelist_count=freelist,
+                free_bytes=freelist * page_size, free_ratio=round(ratio, 4))
+
+
+def journal_mode(conn):
+    return conn.execute('PRAGMA journal_mode').fetchone()[0].lower()
+
+
+def integrity_check(conn, quick=False, max_errors=100):
+    pragma = 'quick_check' if quick else 'integrity_check'
+    try:
+        rows = [row[0] for row in conn.execute('PRAGMA %s(%d)' % (pragma, int(max_errors)))]
+    except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise
+        # "database disk image is malformed" before the check could even list problems.
+        rows = [str(exc)]
+    ok = rows == ['ok']
+    return dict(ok=ok, errors=[] if ok else rows)
+
+
+def has_dbstat(conn):
+    try:
+        conn.execute('SELECT 1 FROM dbstat LIMIT 1').fetchall()
+        return True
+    except sqlite3.Error:
+        return False
+
+
+def index_names(conn):
+    return [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")]
+
+
+def index_fragmentation(conn, names):
+    """{index: unused fraction of its pages} from dbstat (None without dbstat)."""
+    if not has_dbstat(conn):
+        return dict((name, None) for name in names)
+    result = {}
+    for name in names:
+        row = conn.execute('SELECT sum(pgsize), sum(unused), count(*) FROM dbstat WHERE name = ?',
+                           (name,)).fetchone()
+        size, unused, pages = row
+        # An index of one page is as compact as it gets.
+        result[name] = round(float(unused) / size, 4) if size and pages > 1 else 0.0
+    return result
+
+
+def stat1(conn):
+    try:
+        return sorted(tuple(row) for row in conn.execute('SELECT tbl, idx, stat FROM sqlite_stat1'))
+    except sqlite3.Error:
+        return None
+
+
+def analyze_needed(conn):
+    """Read-only prediction of whether ANALYZE would change sqlite_stat1: stats missing, or a table's
+    row count differs from the one recorded."""
+    stats = stat1(conn)
+    if stats is None:
+        return True
+    recorded = {}
+    for tbl, _idx, stat in stats:
+        recorded.setdefault(tbl, int((stat or '0').split()[0]))
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                "AND name NOT LIKE 'sqlite_%'").fetchall():
+        count = conn.execute('SELECT count(*) FROM %s' % qi(name)).fetchone()[0]
+        if count and recorded.get(name) != count:
+            return True
+    return False
+
+
+def checkpoint(conn, retries=5, delay=0.2):
+    """PRAGMA wal_checkpoint(TRUNCATE) until it completes (readers may hold it back); True when done."""
+    for attempt in range(retries + 1):
+        busy, _log, _done = conn.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchone()
+        if not busy:
+            return True
+        time.sleep(delay * (attempt + 1))
+    return False
+
+
+def table_sizes(conn, top=10):
+    """[{name, bytes, pages}] of the largest tables and indexes from dbstat, or None without dbstat."""
+    if not has_dbstat(conn):
+        return None
+    rows = conn.execute('SELECT name, sum(pgsize) AS size, count(*) AS pages FROM dbstat GROUP BY name '
+                        'ORDER BY size DESC, name LIMIT ?', (int(top),)).fetchall()
+    return [dict(name=r[0], bytes=r[1], pages=r[2]) for r in rows]
+
+
+def row_counts(conn, tables):
+    result = {}
+    for name in tables:
+        try:
+            result[name] = conn.execute('SELECT count(*) FROM %s' % qi(name)).fetchone()[0]
+        except sqlite3.OperationalError:
+            result[name] = None
+    return result
+
+
+# --- processes holding the database file (the guide's `fuser` / `lsof`) --------------------------------------
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            return [part.decode('utf-8', 'replace') for part in handle.read().split(b'\0') if part]
+    except OSError:
+        return []
+
+
+def _owner(pid):
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return pwd.getpwuid(os.stat('/proc/%d' % pid).st_uid).pw_name
+    except (OSError, KeyError):
+        return None
+
+
+def find_holders(path):
+    """Processes with the database or its -wal/-shm/-journal open, read-only from /proc/*/fd.
+    Returns [{pid, user, cmdline, files}] and the number of processes that could not be inspected."""
+    targets = set()
+    for candidate in [path] + [path + s for s in SIDECARS]:
+        if os.path.exists(candidate):
+            targets.add(os.path.realpath(candidate))
+    holders, unreadable = [], 0
+    me = os.getpid()
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            unreadable += 1
+            continue
+        files = set()
+        for fd in fds:
+            try:
+                target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            except OSError:
+                continue
+            if target in targets:
+                files.add(target)
+        if files:
+            holders.append(dict(pid=pid, user=_owner(pid), cmdline=_cmdline(pid), files=sorted(files)))
+    return sorted(holders, key=lambda h: h['pid']), unreadable
+
+
+def stop_process(pid, timeout=10.0):
+    """SIGTERM, then SIGKILL after `timeout` seconds. Returns 'terminated', 'killed' or 'gone'."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return 'gone'
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return 'terminated'
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return 'terminated'
+    for dummy in range(50):
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    return 'killed'
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            state = handle.read().rsplit(')', 1)[1].split()[0]
+        return state != 'Z'
+    except (OSError, IndexError):
+        return False

@@ -1,0 +1,714 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: db_maintenance
+short_description: Maintain the Inventory Enterprise SQLite database or its PostgreSQL database
+version_added: 0.1.0
+description:
+  - Runs the "Database Maintenance" procedures of the Inventory Enterprise operations guide on a live database,
+    and the diagnosis of its "Database Lock (SQLite)" troubleshooting entry.
+  - "With O(engine=sqlite) (the file in O(path)): V(integrity_check) / V(quick_check); V(vacuum), only when the
+    free pages exceed O(vacuum_min_free_percent) (or O(vacuum_force)), reporting the bytes reclaimed;
+    V(analyze) or V(optimize) (C(PRAGMA optimize)); V(reindex) of O(indexes) whose pages are more than
+    O(reindex_min_unused_percent) unused (or O(reindex_force)); V(wal), switching the journal mode to WAL;
+    V(stats): file sizes, page counts, the largest tables and indexes from C(dbstat) and row counts of
+    O(count_tables); V(holders): the processes that have the database file open (the guide's C(fuser)),
+    stopped only when O(stop_holders=true)."
+  - "With O(engine=postgresql): V(activity), a C(pg_stat_activity) summary (connections by state, longest
+    running query, sessions idle in transaction); V(vacuum), C(VACUUM (ANALYZE)) of the tables that have dead
+    tuples or changes since their last analyze (or all with O(vacuum_force)); V(analyze); V(reindex),
+    C(REINDEX TABLE CONCURRENTLY) where the server supports it (PostgreSQL 12 and later), after dropping the
+    invalid C(_ccnew)/C(_ccold) indexes a failed concurrent reindex leaves behind; V(stats), table and index
+    sizes; V(bloat), a per-table bloat estimate (the ioguix estimation query, as used by check_pgactivity)
+    with warning and critical thresholds."
+  - Tasks run in a fixed safe order whatever the order of O(tasks) (checks first, writes after, statistics
+    last). A failed integrity check stops the run before anything is written.
+  - The service keeps serving traffic meanwhile. Each SQLite write is a single atomic statement; when another
+    connection holds the lock for longer than O(busy_timeout), the statement is retried O(busy_retries) times
+    and then the module fails saying so, with nothing changed.
+author:
+  - Inventory Enterprise operations team (@inventory-enterprise)
+extends_documentation_fragment:
+  - inventory_enterprise.ops.postgres
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Predictions are read-only. V(analyze) and V(optimize) on SQLite are predicted from the row counts
+      recorded in C(sqlite_stat1).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
+    support: partial
+    details: Shows the SQLite journal mode before and after V(wal).
+options:
+  engine:
+    description: Which database to maintain.
+    type: str
+    choices: [sqlite, postgresql]
+    default: sqlite
+  tasks:
+    description:
+      - What to do. V(integrity_check), V(quick_check), V(optimize), V(wal) and V(holders) are SQLite only;
+        V(activity) and V(bloat) PostgreSQL only.
+    type: list
+    elements: str
+    choices: [integrity_check, quick_check, vacuum, analyze, optimize, reindex, wal, stats, holders, activity, bloat]
+    default: [stats]
+  path:
+    description: The SQLite database file, usually C(<service home>/data/enterprise_inventory.db). Required for
+      O(engine=sqlite).
+    type: path
+  busy_timeout:
+    description: Seconds a SQLite statement waits for a lock held by another connection before it fails.
+    type: float
+    default: 30
+  busy_retries:
+    description: How many times a SQLite statement that timed out on a lock is retried before the module fails.
+    type: int
+    default: 2
+  vacuum_min_free_percent:
+    description: V(vacuum) on SQLite only runs when free pages make up more than this share of the file.
+    type: float
+    default: 10
+  vacuum_force:
+    description: Vacuum whatever the free pages (SQLite) or dead tuples (PostgreSQL).
+    type: bool
+    default: false
+  indexes:
+    description:
+      - SQLite indexes to rebuild with V(reindex); the default is the three the guide names. An empty list
+        means every index.
+    type: list
+    elements: str
+    default: [idx_item_master_code, idx_inventory_counts_date, idx_ai_forecasts_entity]
+  reindex_min_unused_percent:
+    description:
+      - V(reindex) on SQLite rebuilds an index only when more than this share of its pages is unused
+        (measured with C(dbstat)). Without C(dbstat) every index in O(indexes) is rebuilt.
+    type: float
+    default: 25
+  reindex_force:
+    description: Rebuild the indexes whatever their fill.
+    type: bool
+    default: false
+  count_tables:
+    description: Tables whose rows V(stats) counts on SQLite (the guide's list by default).
+    type: list
+    elements: str
+    default: [inventory_count_items, processed_invoices, ai_forecasts]
+  top:
+    description: How many of the largest tables and indexes V(stats) and V(bloat) report.
+    type: int
+    default: 10
+  stop_holders:
+    description:
+      - With V(holders), stop every process that has the database open (SIGTERM, then SIGKILL after
+        O(stop_timeout)), like the guide's C(fuser -k). Stopping the service interrupts it.
+    type: bool
+    default: false
+  stop_timeout:
+    description: Seconds between SIGTERM and SIGKILL with O(stop_holders).
+    type: float
+    default: 10
+  schema:
+    description: PostgreSQL schema whose tables are maintained.
+    type: str
+    default: public
+  tables:
+    description: PostgreSQL tables to vacuum, analyze or reindex; all tables of O(schema) when empty.
+    type: list
+    elements: str
+    default: []
+  reindex_concurrently:
+    description: On PostgreSQL 12 and later, rebuild indexes with C(REINDEX TABLE CONCURRENTLY), which does not
+      block writes. Older servers use a plain C(REINDEX TABLE).
+    type: bool
+    default: true
+  bloat_warning_percent:
+    description: Estimated table bloat (share of the table) that gives a V(warning).
+    type: float
+    default: 20
+  bloat_critical_percent:
+    description: Estimated table bloat (share of the table) that gives a V(critical) status.
+    type: float
+    default: 50
+  bloat_min_bytes:
+    description: Tables with less estimated bloat than this, in bytes, are never flagged (small tables always
+      look bloated).
+    type: int
+    default: 10485760
+requirements:
+  - psycopg2 on the managed host, for O(engine=postgresql).
+notes:
+  - On SQLite, C(VACUUM) needs free disk space about the size of the database; the module checks it first.
+    In WAL mode the space is given back to the filesystem by the checkpoint that follows; when readers hold the
+    checkpoint back, C(report.vacuum.checkpointed) is V(false) and the space comes back at the next one.
+  - Bloat estimates come from planner statistics; run V(vacuum) or V(analyze) first for tables never analyzed.
+'''
+
+EXAMPLES = r'''
+- name: Weekly SQLite optimisation (the guide's Sunday 4 AM step)
+  inventory_enterprise.ops.db_maintenance:
+    path: /opt/inventory-enterprise/data/enterprise_inventory.db
+    tasks: [quick_check, vacuum, reindex, analyze]
+
+- name: Monthly statistics of the SQLite database
+  inventory_enterprise.ops.db_maintenance:
+    path: /opt/inventory-enterprise/data/enterprise_inventory.db
+    tasks: [stats]
+  register: sqlite_stats
+
+- name: Who holds the database? (Database Lock troubleshooting)
+  inventory_enterprise.ops.db_maintenance:
+    path: /opt/inventory-enterprise/data/enterprise_inventory.db
+    tasks: [holders, wal]
+
+- name: Weekly PostgreSQL vacuum and analyze, and the connection summary
+  inventory_enterprise.ops.db_maintenance:
+    engine: postgresql
+    login_host: db1.example.com
+    login_user: inventory
+    login_password: "{{ vault_postgres_password }}"
+    login_db: inventory
+    tasks: [activity, vacuum]
+
+- name: Monthly index maintenance and bloat report
+  inventory_enterprise.ops.db_maintenance:
+    engine: postgresql
+    dsn: "{{ service_postgres_dsn }}"
+    tasks: [reindex, stats, bloat]
+'''
+
+RETURN = r'''
+report:
+  description:
+    - One entry per task run, keyed by task name. Every entry has C(changed) (bool) and C(message).
+    - "SQLite: C(integrity_check)/C(quick_check): C(ok), C(errors). C(vacuum): C(ran), C(free_ratio_before),
+      C(bytes_before), C(bytes_after), C(bytes_reclaimed), C(checkpointed). C(analyze)/C(optimize): C(ran).
+      C(reindex): C(fragmentation) (index to unused fraction), C(rebuilt). C(wal): C(before), C(after).
+      C(stats): C(files) (bytes of the database and its -wal/-shm), C(pages), C(tables) (largest first, or
+      null without dbstat), C(row_counts). C(holders): C(processes) (pid, user, cmdline, files),
+      C(stopped), C(unreadable)."
+    - "PostgreSQL: C(activity): C(total), C(max_connections), C(by_state), C(idle_in_transaction),
+      C(longest_query), C(longest_idle_in_transaction). C(vacuum)/C(analyze): C(tables) (processed).
+      C(reindex): C(tables), C(concurrently), C(dropped_invalid). C(stats): C(database_bytes), C(tables),
+      C(indexes). C(bloat): C(tables) (name, bytes, bloat_bytes, bloat_percent, dead_tuples, status),
+      C(warning), C(critical)."
+  returned: always
+  type: dict
+  sample: {"vacuum": {"changed": true, "ran": true, "free_ratio_before": 0.31, "bytes_before": 1441792,
+           "bytes_after": 991232, "bytes_reclaimed": 450560, "checkpointed": true,
+           "message": "vacuumed: 31.0% free pages, 450560 bytes reclaimed"}}
+engine:
+  description: The engine maintained.
+  returned: always
+  type: str
+  sample: sqlite
+target:
+  description: The SQLite path, or the PostgreSQL server as user@host:port/db (never the password).
+  returned: always
+  type: str
+  sample: /opt/inventory-enterprise/data/enterprise_inventory.db
+messages:
+  description: One line per task run, C(<task>) then its message, in the order they ran.
+  returned: always
+  type: list
+  elements: str
+  sample: ["vacuum: not needed: 2.1% free pages, threshold 10.0%", "analyze: ANALYZE: statistics unchanged"]
+changed_tasks:
+  description: The tasks that changed (or, in check mode, would change) the database.
+  returned: always
+  type: list
+  elements: str
+  sample: [vacuum]
+'''
+
+import os
+import shutil
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import (
+    PostgresConnection,
+    PostgresError,
+    fail_if_missing_psycopg2,
+    postgres_argument_spec,
+    quote_ident,
+)
+
+SQLITE_ORDER = ['holders', 'integrity_check', 'quick_check', 'wal', 'vacuum', 'reindex', 'analyze', 'optimize',
+                'stats']
+POSTGRES_ORDER = ['activity', 'vacuum', 'analyze', 'reindex', 'stats', 'bloat']
+ALL_TASKS = sorted(set(SQLITE_ORDER) | set(POSTGRES_ORDER))
+
+
+def argument_spec():
+    spec = postgres_argument_spec()
+    spec.update(
+        engine=dict(type='str', choices=['sqlite', 'postgresql'], default='sqlite'),
+        tasks=dict(type='list', elements='str', choices=ALL_TASKS, default=['stats']),
+        path=dict(type='path'),
+        busy_timeout=dict(type='float', default=30.0),
+        busy_retries=dict(type='int', default=2),
+        vacuum_min_free_percent=dict(type='float', default=10.0),
+        vacuum_force=dict(type='bool', default=False),
+        indexes=dict(type='list', elements='str', default=list(sq.GUIDE_INDEXES)),
+        reindex_min_unused_percent=dict(type='float', default=25.0),
+        reindex_force=dict(type='bool', default=False),
+        count_tables=dict(type='list', elements='str', default=list(sq.GUIDE_COUNT_TABLES)),
+        top=dict(type='int', default=10),
+        stop_holders=dict(type='bool', default=False),
+        stop_timeout=dict(type='float', default=10.0),
+        schema=dict(type='str', default='public'),
+        tables=dict(type='list', elements='str', default=[]),
+        reindex_concurrently=dict(type='bool', default=True),
+        bloat_warning_percent=dict(type='float', default=20.0),
+        bloat_critical_percent=dict(type='float', default=50.0),
+        bloat_min_bytes=dict(type='int', default=10 * 1024 * 1024),
+    )
+    return spec
+
+
+def create_module():
+    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                         required_if=[('engine', 'sqlite', ('path',))])
+
+
+# --- SQLite ---------------------------------------------------------------------------------------------------
+
+class SqliteMaintenance(object):
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.path = self.p['path']
+        self.check = module.check_mode
+        self.busy_ms = int(self.p['busy_timeout'] * 1000)
+        self.conn = sq.connect(self.path, self.busy_ms, readonly=self.check)
+        self.diff = None
+
+    def retry(self, action, fn):
+        return sq.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
+                                  busy_timeout_ms=self.busy_ms)
+
+    def task_holders(self):
+        holders, unreadable = sq.find_holders(self.path)
+        stopped = []
+        if self.p['stop_holders'] and holders:
+            for holder in holders:
+                outcome = 'would stop' if self.check else sq.stop_process(holder['pid'], self.p['stop_timeout'])
+                stopped.append(dict(pid=holder['pid'], outcome=outcome))
+        msg = '%d process(es) have %s open' % (len(holders), self.path)
+        if holders:
+            msg += ': ' + ', '.join('%d (%s)' % (h['pid'], ' '.join(h['cmdline'])[:80]) for h in holders)
+        if unreadable:
+            msg += '; %d process(es) could not be inspected (run as root to see them all)' % unreadable
+        return dict(changed=bool(stopped), processes=holders, stopped=stopped, unreadable=unreadable, message=msg)
+
+    def _check(self, quick):
+        name = 'quick_check' if quick else 'integrity_check'
+        result = self.retry(name, lambda: sq.integrity_check(self.conn, quick=quick))
+        result['changed'] = False
+        result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
+            len(result['errors']), '; '.join(result['errors'][:5]))
+        if not result['ok']:
+            self.module.fail_json(
+                msg='%s of %s found %d problem(s): %s. Nothing was written. Restore the database from the last '
+                    'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
+                                                                  '; '.join(result['errors'][:5])),
+                report={name: result}, engine='sqlite', target=self.path, changed_tasks=[])
+        return result
+
+    def task_integrity_check(self):
+        return self._check(False)
+
+    def task_quick_check(self):
+        return self._check(True)
+
+    def task_wal(self):
+        before = sq.journal_mode(self.conn)
+        if before == 'wal':
+            return dict(changed=False, before=before, after=before, message='journal mode is already WAL')
+        self.diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
+        if self.check:
+            return dict(changed=True, before=before, after='wal', message='would switch journal mode %s -> WAL'
+                        % before)
+        after = self.retry('switching to WAL', lambda: self.conn.execute('PRAGMA journal_mode=WAL').fetchone()[0])
+        if after.lower() != 'wal':
+            self.module.fail_json(msg='could not switch %s to WAL: SQLite kept journal mode %s (another connection '
+                                      'holds the database open in exclusive mode?); stop the holders and retry'
+                                      % (self.path, after))
+        return dict(changed=True, before=before, after='wal', message='journal mode %s -> WAL' % before)
+
+    def task_vacuum(self):
+        pages = sq.page_stats(self.conn)
+        ratio = pages['free_ratio']
+        threshold = self.p['vacuum_min_free_percent'] / 100.0
+        result = dict(free_ratio_before=ratio, bytes_before=os.path.getsize(self.path), bytes_after=None,
+                      bytes_reclaimed=0, checkpointed=None, ran=False)
+        if not self.p['vacuum_force'] and ratio <= threshold:
+            result.update(changed=False, bytes_after=result['bytes_before'],
+                          message='not needed: %.1f%% free pages, threshold %.1f%%' % (ratio * 100, threshold * 100))
+            return result
+        if self.check:
+            result.update(changed=True, bytes_reclaimed=pages['free_bytes'],
+                          message='would vacuum: %.1f%% free pages, about %d bytes to reclaim'
+                          % (ratio * 100, pages['free_bytes']))
+            return result
+        wal = sq.journal_mode(self.conn) == 'wal'
+        if wal:
+            sq.checkpoint(self.conn)
+        before = os.path.getsize(self.path)
+        free_disk = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
+        needed = before - pages['free_bytes']
+        if free_disk < needed:
+            self.module.fail_json(msg='not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
+                                      'free on its filesystem; free some space first' % (self.path, needed, free_disk))
+        self.retry('VACUUM', lambda: self.conn.execute('VACUUM'))
+        checkpointed = sq.checkpoint(self.conn) if wal else True
+        after = os.path.getsize(self.path)
+        result.update(changed=True, ran=True, bytes_before=before, bytes_after=after,
+                      bytes_reclaimed=max(before - after, 0), checkpointed=checkpointed,
+                      message='vacuumed: %.1f%% free pages, %d bytes reclaimed%s' % (
+                          ratio * 100, max(before - after, 0),
+                          '' if checkpointed else ' (readers held the WAL checkpoint back: the file shrinks at the '
+                                                  'next checkpoint)'))
+        return result
+
+    def task_reindex(self):
+        names = self.p['indexes'] or sq.index_names(self.conn)
+        known = set(sq.index_names(self.conn))
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            self.module.fail_json(msg='index(es) %s do not exist in %s; existing indexes: %s' % (
+                ', '.join(unknown), self.path, ', '.join(sorted(known))))
+        frag = sq.index_fragmentation(self.conn, names)
+        threshold = self.p['reindex_min_unused_percent'] / 100.0
+        todo = [n for n in names if self.p['reindex_force'] or frag[n] is None or frag[n] > threshold]
+        if todo and not self.check:
+            for name in todo:
+                self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % sq.qi(name)))
+        verb = 'would rebuild' if self.check else 'rebuilt'
+        msg = ('%s %s' % (verb, ', '.join(todo))) if todo else \
+            'not needed: no index above %.0f%% unused pages' % (threshold * 100)
+        return dict(changed=bool(todo), fragmentation=frag, rebuilt=todo, message=msg)
+
+    def _analyze(self, statement):
+        needed = self.retry('reading sqlite_stat1', lambda: sq.analyze_needed(self.conn))
+        if self.check:
+            return dict(changed=needed, ran=False, message='statistics %s' % (
+                'are out of date: would run %s' % statement if needed else 'are up to date'))
+        before = sq.stat1(self.conn)
+        self.retry(statement, lambda: self.conn.execute(statement).fetchall())
+        changed = sq.stat1(self.conn) != before
+        return dict(changed=changed, ran=True, message='%s: statistics %s' % (
+            statement, 'updated' if changed else 'unchanged'))
+
+    def task_analyze(self):
+        return self._analyze('ANALYZE')
+
+    def task_optimize(self):
+        return self._analyze('PRAGMA optimize')
+
+    def task_stats(self):
+        sizes = sq.file_sizes(self.path)
+        tables = sq.table_sizes(self.conn, self.p['top'])
+        result = dict(changed=False, files=sizes, pages=sq.page_stats(self.conn), tables=tables,
+                      row_counts=sq.row_counts(self.conn, self.p['count_tables']),
+                      journal_mode=sq.journal_mode(self.conn))
+        result['message'] = '%d bytes (+%d in WAL), %.1f%% free pages%s' % (
+            sizes['db'], sizes.get('wal', 0), result['pages']['free_ratio'] * 100,
+            '' if tables is not None else '; dbstat is not compiled into this SQLite: no table sizes')
+        return result
+
+    def run(self, tasks):
+        results = {}
+        for name in SQLITE_ORDER:
+            if name in tasks:
+                results[name] = getattr(self, 'task_' + name)()
+        self.conn.close()
+        return results
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------------
+
+ACTIVITY_SQL = """
+SELECT pid, usename, application_name, state, query, backend_type,
+       EXTRACT(EPOCH FROM (now() - query_start))::float AS query_seconds,
+       EXTRACT(EPOCH FROM (now() - state_change))::float AS state_seconds
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+"""
+
+# The well-known table bloat estimation (ioguix/pgsql-bloat-estimation, used by check_pgactivity).
+BLOAT_SQL = """
+SELECT schemaname, tblname, bs * tblpages AS real_size,
+  CASE WHEN tblpages - est_tblpages_ff > 0 THEN (tblpages - est_tblpages_ff) * bs ELSE 0 END AS bloat_size,
+  CASE WHEN tblpages > 0 AND tblpages - est_tblpages_ff > 0
+       THEN 100 * (tblpages - est_tblpages_ff) / tblpages::float ELSE 0 END AS bloat_pct,
+  is_na
+FROM (
+  SELECT ceil(reltuples / ((bs - page_hdr) * fillfactor / (tpl_size * 100))) + ceil(toasttuples / 4) AS est_tblpages_ff,
+         tblpages, fillfactor, bs, schemaname, tblname, is_na
+  FROM (
+    SELECT (4 + tpl_hdr_size + tpl_data_size + (2 * ma)
+            - CASE WHEN tpl_hdr_size %% ma = 0 THEN ma ELSE tpl_hdr_size %% ma END
+            - CASE WHEN ceil(tpl_data_size)::int %% ma = 0 THEN ma ELSE ceil(tpl_data_size)::int %% ma END
+           ) AS tpl_size,
+           (heappages + toastpages) AS tblpages, reltuples, toasttuples, bs, page_hdr, schemaname, tblname,
+           fillfactor, is_na
+    FROM (
+      SELECT ns.nspname AS schemaname, tbl.relname AS tblname, tbl.reltuples,
+             tbl.relpages AS heappages, coalesce(toast.relpages, 0) AS toastpages,
+             coalesce(toast.reltuples, 0) AS toasttuples,
+             coalesce(substring(array_to_string(tbl.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::smallint, 100)
+               AS fillfactor,
+             current_setting('block_size')::numeric AS bs,
+             CASE WHEN version() ~ 'mingw32' OR version() ~ '64-bit|x86_64|ppc64|ia64|amd64' THEN 8 ELSE 4 END AS ma,
+             24 AS page_hdr,
+             23 + CASE WHEN max(coalesce(s.null_frac, 0)) > 0 THEN (7 + count(s.attname)) / 8 ELSE 0::int END
+               AS tpl_hdr_size,
+             sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 0)) AS tpl_data_size,
+             bool_or(att.atttypid = 'pg_catalog.name'::regtype)
+               OR sum(CASE WHEN att.attnum > 0 THEN 1 ELSE 0 END) <> count(s.attname) AS is_na
+      FROM pg_attribute AS att
+        JOIN pg_class AS tbl ON att.attrelid = tbl.oid
+        JOIN pg_namespace AS ns ON ns.oid = tbl.relnamespace
+        LEFT JOIN pg_stats AS s ON s.schemaname = ns.nspname AND s.tablename = tbl.relname
+             AND s.inherited = false AND s.attname = att.attname
+        LEFT JOIN pg_class AS toast ON tbl.reltoastrelid = toast.oid
+      WHERE NOT att.attisdropped AND att.attnum > 0 AND tbl.relkind IN ('r', 'm') AND ns.nspname = %s
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+    ) AS s
+  ) AS s2
+) AS s3
+"""
+
+
+class PostgresMaintenance(object):
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.check = module.check_mode
+        self.pg = PostgresConnection(self.p, autocommit=True).open()
+        self.schema = self.p['schema']
+        self.diff = None
+
+    def tables(self):
+        rows = self.pg.query("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = %s AND c.relkind IN ('r', 'm') ORDER BY c.relname", (self.schema,),
+                             action='listing tables')
+        existing = [r['relname'] for r in rows]
+        wanted = self.p['tables'] or existing
+        unknown = [t for t in wanted if t not in existing]
+        if unknown:
+            raise PostgresError('table(s) %s do not exist in schema %s on %s; existing tables: %s' % (
+                ', '.join(unknown), self.schema, self.pg.where, ', '.join(existing) or 'none'))
+        return wanted
+
+    def qualified(self, table):
+        return '%s.%s' % (quote_ident(self.schema), quote_ident(table))
+
+    def task_activity(self):
+        rows = self.pg.query(ACTIVITY_SQL, action='reading pg_stat_activity')
+        max_conn = int(self.pg.query('SHOW max_connections')[0]['max_connections'])
+        by_state = {}
+        for row in rows:
+            state = row['state'] or 'unknown'
+            by_state[state] = by_state.get(state, 0) + 1
+
+        def brief(row, seconds_key):
+            if row is None:
+                return None
+            return dict(pid=row['pid'], user=row['usename'], application=row['application_name'],
+                        state=row['state'], seconds=round(row[seconds_key] or 0, 3),
+                        query=' '.join((row['query'] or '').split())[:200])
+        active = [r for r in rows if r['state'] == 'active' and r['query_seconds'] is not None]
+        idle_tx = [r for r in rows if (r['state'] or '').startswith('idle in transaction')]
+        longest = max(active, key=lambda r: r['query_seconds']) if active else None
+        longest_idle = max(idle_tx, key=lambda r: r['state_seconds'] or 0) if idle_tx else None
+        # Server-wide connections count against max_connections, not only this database's.
+        total_server = self.pg.query('SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = '
+                                     "'client backend'")[0]['n']
+        return dict(changed=False, total=len(rows), server_total=total_server, max_connections=max_conn,
+                    usage_percent=round(100.0 * total_server / max_conn, 1), by_state=by_state,
+                    idle_in_transaction=len(idle_tx), longest_query=brief(longest, 'query_seconds'),
+                    longest_idle_in_transaction=brief(longest_idle, 'state_seconds'),
+                    message='%d connection(s) to this database (%s); %d of %d server-wide; %d idle in transaction'
+                    % (len(rows), ', '.join('%d %s' % (v, k) for k, v in sorted(by_state.items())) or 'none',
+                       total_server, max_conn, len(idle_tx)))
+
+    def _needs(self, tables, what):
+        rows = self.pg.query('SELECT relname, n_dead_tup, n_mod_since_analyze, last_analyze, last_autoanalyze '
+                             'FROM pg_stat_user_tables WHERE schemaname = %s', (self.schema,))
+        stats = dict((r['relname'], r) for r in rows)
+        todo = []
+        for table in tables:
+            s = stats.get(table)
+            if self.p['vacuum_force'] or s is None:
+                todo.append(table)
+            elif what == 'vacuum' and (s['n_dead_tup'] or 0) > 0:
+                todo.append(table)
+            elif (s['n_mod_since_analyze'] or 0) > 0 or (s['last_analyze'] is None and s['last_autoanalyze'] is None):
+                todo.append(table)
+        return todo
+
+    def _vacuum(self, statement, what):
+        tables = self.tables()
+        todo = self._needs(tables, what)
+        if todo and not self.check:
+            for table in todo:
+                # autocommit: VACUUM cannot run inside a transaction block.
+                self.pg.execute('%s %s' % (statement, self.qualified(table)), action='%s of %s' % (statement, table))
+        verb = 'would run' if self.check else 'ran'
+        return dict(changed=bool(todo), tables=todo,
+                    message=('%s %s on %s' % (verb, statement, ', '.join(todo))) if todo else
+                    'not needed: no dead tuples or changes since the last analyze')
+
+    def task_vacuum(self):
+        return self._vacuum('VACUUM (ANALYZE)', 'vacuum')
+
+    def task_analyze(self):
+        return self._vacuum('ANALYZE', 'analyze')
+
+    def task_reindex(self):
+        tables = self.tables()
+        concurrently = self.p['reindex_concurrently'] and self.pg.server_version >= 120000
+        invalid = self.pg.query(
+            "SELECT i.relname AS index, t.relname AS table FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = i.relnamespace "
+            "WHERE n.nspname = %s AND NOT x.indisvalid AND i.relname ~ '_cc(new|old)[0-9]*$'", (self.schema,),
+            action='looking for invalid indexes')
+        dropped = [r['index'] for r in invalid]
+        if not self.check:
+            for name in dropped:
+                self.pg.execute('DROP INDEX %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(name)),
+                                action='dropping invalid index %s' % name)
+            for table in tables:
+                self.pg.execute('REINDEX TABLE %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(table)),
+                                action='REINDEX of %s' % table)
+        verb = 'would rebuild' if self.check else 'rebuilt'
+        msg = '%s the indexes of %d table(s)%s' % (verb, len(tables), ' concurrently' if concurrently else '')
+        if dropped:
+            msg += '; %s invalid leftover index(es) %s' % ('would drop' if self.check else 'dropped', ', '.join(dropped))
+        return dict(changed=bool(tables or dropped), tables=tables, concurrently=concurrently,
+                    dropped_invalid=dropped, message=msg)
+
+    def task_stats(self):
+        top = self.p['top']
+        db_bytes = self.pg.query('SELECT pg_database_size(current_database()) AS b')[0]['b']
+        tables = self.pg.query(
+            "SELECT c.relname AS name, pg_total_relation_size(c.oid) AS total_bytes, "
+            "pg_relation_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes, "
+            "coalesce(s.n_live_tup, 0) AS live_rows, coalesce(s.n_dead_tup, 0) AS dead_rows "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm') ORDER BY total_bytes DESC, name LIMIT %s",
+            (self.schema, top), action='reading table sizes')
+        indexes = self.pg.query(
+            "SELECT i.relname AS name, t.relname AS table, pg_relation_size(i.oid) AS bytes, x.indisvalid AS valid "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = %s "
+            "ORDER BY bytes DESC, name LIMIT %s", (self.schema, top), action='reading index sizes')
+        return dict(changed=False, database_bytes=db_bytes, tables=tables, indexes=indexes,
+                    message='database %d bytes; largest table %s' % (
+                        db_bytes, ('%s (%d bytes)' % (tables[0]['name'], tables[0]['total_bytes'])) if tables else
+                        'none'))
+
+    def task_bloat(self):
+        rows = self.pg.query(BLOAT_SQL, (self.schema,), action='estimating bloat')
+        dead = dict((r['relname'], r) for r in self.pg.query(
+            'SELECT relname, n_dead_tup, n_live_tup FROM pg_stat_user_tables WHERE schemaname = %s', (self.schema,)))
+        tables = []
+        for r in rows:
+            bloat_bytes = int(r['bloat_size'] or 0)
+            pct = round(float(r['bloat_pct'] or 0), 1)
+            status = 'ok'
+            if r['is_na']:
+                status = 'unknown'
+            elif bloat_bytes >= self.p['bloat_min_bytes']:
+                if pct >= self.p['bloat_critical_percent']:
+                    status = 'critical'
+                elif pct >= self.p['bloat_warning_percent']:
+                    status = 'warning'
+            d = dead.get(r['tblname'], {})
+            tables.append(dict(name=r['tblname'], bytes=int(r['real_size'] or 0), bloat_bytes=bloat_bytes,
+                               bloat_percent=pct, dead_tuples=d.get('n_dead_tup'), live_tuples=d.get('n_live_tup'),
+                               status=status))
+        tables.sort(key=lambda t: (-t['bloat_bytes'], t['name']))
+        warning = [t['name'] for t in tables if t['status'] == 'warning']
+        critical = [t['name'] for t in tables if t['status'] == 'critical']
+        return dict(changed=False, tables=tables[:self.p['top']], warning=warning, critical=critical,
+                    message='%d table(s): %d critical, %d warning' % (len(tables), len(critical), len(warning)))
+
+    def run(self, tasks):
+        results = {}
+        try:
+            for name in POSTGRES_ORDER:
+                if name in tasks:
+                    results[name] = getattr(self, 'task_' + name)()
+        finally:
+            self.pg.close()
+        return results
+
+
+def validate(module):
+    params = module.params
+    engine = params['engine']
+    allowed = SQLITE_ORDER if engine == 'sqlite' else POSTGRES_ORDER
+    wrong = [t for t in params['tasks'] if t not in allowed]
+    if wrong:
+        module.fail_json(msg='task(s) %s are not available with engine=%s; choose from %s'
+                         % (', '.join(wrong), engine, ', '.join(allowed)))
+    for name in ('busy_timeout', 'stop_timeout'):
+        if params[name] <= 0:
+            module.fail_json(msg='%s must be greater than 0, got %s' % (name, params[name]))
+    for name in ('vacuum_min_free_percent', 'reindex_min_unused_percent', 'bloat_warning_percent',
+                 'bloat_critical_percent'):
+        if not 0 <= params[name] <= 100:
+            module.fail_json(msg='%s must be a percentage between 0 and 100, got %s' % (name, params[name]))
+    if params['busy_retries'] < 0 or params['top'] < 1:
+        module.fail_json(msg='busy_retries must be at least 0 and top at least 1')
+
+
+def run_module(module):
+    validate(module)
+    params = module.params
+    engine = params['engine']
+    try:
+        if engine == 'sqlite':
+            target = params['path']
+            runner = SqliteMaintenance(module)
+        else:
+            fail_if_missing_psycopg2(module, reason='for engine=postgresql')
+            runner = PostgresMaintenance(module)
+            target = runner.pg.where
+        results = runner.run(params['tasks'])
+    except (sq.SqliteMaintError, PostgresError) as exc:
+        module.fail_json(msg=to_native(exc), engine=engine, changed=False)
+    changed_tasks = [name for name, result in results.items() if result.get('changed')]
+    report = dict(changed=bool(changed_tasks), report=results, engine=engine, target=target,
+                  changed_tasks=changed_tasks,
+                  messages=['%s: %s' % (name, result['message']) for name, result in results.items()])
+    if runner.diff and module._diff:
+        report['diff'] = runner.diff
+    module.exit_json(**report)
+
+
+def main():
+    run_module(create_module())
+
+
+if __name__ == '__main__':
+    main()
