@@ -20,7 +20,7 @@ def main(repeats=7):
         "service_runtime": "python", "service_home": home, "service_port": free_port(),
         "service_manage_user": False, "service_user": "root", "service_group": "root",
         "service_process_manager": "pidfile", "service_python_wheel_dir": pb.WHEEL_DIR,
-        "service_jwt_secret": "bench-jwt-secret-0123456789abcdef", "service_admin_password": "bench-pw",
+        "service_jwt_secret": "bench-jwt-secret-0123456789abcdef", "service_admin_password": "bench-admin-password",
         "service_redis_url": redis.url,
     }
     inventory = pb.write_inventory(os.path.join(workdir, "hosts.yml"),

@@ -3,7 +3,8 @@
 # one that already has it (then it only checks). Run as root. Idempotent: installs only what is missing.
 #   - openssh-server (each lab host is an sshd) and openssh-client (ssh, ssh-keygen),
 #   - prometheus (mon1 runs it), redis-server and PostgreSQL (db1 runs its own instances),
-#   - util-linux (unshare, nsenter, setpriv, mount), procps (pgrep) and python3-venv (the service's venv).
+#   - util-linux (unshare, nsenter, setpriv, mount), procps (pgrep) and python3-venv (the service's venv),
+#   - cron (crontab, which the backup role's schedule needs; entries go to each host's private /etc/cron.d).
 # Daemons are never started by the install: the lab starts its own, on loopback addresses only, and a
 # packaged sshd or Prometheus listening on 0.0.0.0 would take the ports the lab hosts need.
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 command -v pgrep >/dev/null || need+=(procps)
+command -v crontab >/dev/null || need+=(cron)
 # The service's virtualenv on the lab hosts is made with the system Python (group_vars/all.yml).
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 

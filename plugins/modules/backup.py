@@ -1,0 +1,542 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: backup
+short_description: Create, verify and prune backups of an Inventory Enterprise host
+version_added: 0.1.0
+description:
+  - Implements the "Backup & Recovery" section of the Inventory Enterprise operations guide.
+  - O(state=present) writes one archive C(inventory_backup_<YYYY-MM-DDTHH-MM-SS>.tar.zst) (or C(.tar.gz)),
+    the time in UTC, whose top folder of the same name holds C(database.db), C(transaction_log.jsonl),
+    C(.env), C(config/), C(models/) and C(manifest.json), so the guide's manual restore steps work on it.
+  - The database is copied with SQLite's online backup API while the service keeps writing (never a plain
+    file copy); the transaction log is copied up to its last complete line, and its end is fixed B(before) the
+    database snapshot, so every transaction the copied log records is in the copied database.
+  - The manifest holds the size and SHA-256 of every member, the row count of every table, the
+    transaction-log offset, line count and last C(seq), the service version and the time.
+  - The archive is written under a hidden temporary name, fsynced, renamed and its directory fsynced, with
+    mode C(0600); an interrupted run leaves no file that looks like a finished backup, and the next run
+    removes what a killed run left behind.
+  - With O(verify=true) the new archive is verified at once (see O(state=verified)) and recorded as
+    verified in C(<dest>/.verified/).
+  - O(state=verified) checks an archive completely. It compares checksums with the manifest, restores the database
+    and transaction log into a scratch directory, runs C(PRAGMA integrity_check) and compares row counts and the
+    transaction-log line count with the manifest.
+  - O(retention_days) removes archives older than that many days B(counted back from the newest verified
+    backup), never that backup itself, so the last good backup survives however old it is. Without any
+    verifiable backup nothing is removed.
+  - O(method=api) asks the service to write the backup (C(POST /api/backup/create) with O(api_token)),
+    as the guide's C(curl) example does.
+  - Creating a backup is always a change; O(state=verified) never is; pruning is a change when it removes
+    something.
+author:
+  - Inventory Enterprise operations team (@inventory-enterprise)
+extends_documentation_fragment:
+  - inventory_enterprise.ops.api
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Check mode writes no backup and removes nothing; it returns the archive name it would write and the
+        archives retention would remove. Verification in check mode extracts into a scratch directory that it
+        removes again.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
+    support: none
+options:
+  state:
+    description:
+      - V(present) creates a new backup (then verifies it and applies O(retention_days) when set).
+      - V(verified) verifies O(path), or the newest archive in O(dest).
+      - V(pruned) only applies O(retention_days) to O(dest).
+    type: str
+    choices: [present, verified, pruned]
+    default: present
+  service_home:
+    description:
+      - Home directory of the service; the other paths default to its C(.env) keys (C(DATABASE_PATH),
+        C(TRANSACTION_LOG_PATH), C(BACKUP_DIR), C(CONFIG_DIR), C(MODELS_DIR), C(LOG_DIR)) or the service's
+        defaults, relative to it.
+    type: path
+    default: /opt/inventory-enterprise
+  env_file:
+    description: The service's C(.env) file, read for paths and backed up as configuration.
+    type: path
+  database_path:
+    description: The SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
+    type: path
+  transaction_log_path:
+    description: The transaction log. Default C(TRANSACTION_LOG_PATH), else C(data/transaction_log.jsonl).
+    type: path
+  config_dir:
+    description: Configuration directory backed up as C(config/). Default C(CONFIG_DIR), else C(config).
+    type: path
+  models_dir:
+    description: AI models directory backed up as C(models/). Default C(MODELS_DIR), else C(ai/models).
+    type: path
+  dest:
+    description:
+      - Directory of the archives (the guide's C(BACKUP_LOCAL_PATH)). Default C(BACKUP_DIR), else C(backups).
+      - Created with mode C(0700) when missing.
+    type: path
+    aliases: [backup_dir]
+  path:
+    description: Archive to check with O(state=verified). Default the newest archive in O(dest).
+    type: path
+  database_only:
+    description: Back up the database only (the guide's C(--db-only)), without log, configuration and models.
+    type: bool
+    default: false
+  compression:
+    description: V(zstd) (multi-threaded, needs the Python library C(zstandard)) or V(gzip).
+    type: str
+    choices: [zstd, gzip]
+    default: zstd
+  compression_level:
+    description: Compression level; default 3 for zstd and 6 for gzip (as C(tar -czf)).
+    type: int
+  threads:
+    description: zstd worker threads; V(-1) uses every CPU, V(0) compresses in the calling thread.
+    type: int
+    default: -1
+  verify:
+    description: Verify the new archive completely after writing it (O(state=present)).
+    type: bool
+    default: true
+  max_age_hours:
+    description:
+      - With O(state=present) and O(method=local), write a new archive only when the newest verified archive in O(dest) is at
+        least this many hours old; a younger one is returned in RV(backup) with C(changed=false). A scheduled
+        job that AWX retries, or a second run the same day, then makes no second backup.
+      - V(0) always writes a new archive, as the guide's C(npm run backup) does.
+    type: int
+    default: 0
+  retention_days:
+    description:
+      - Remove archives older than this many days before the newest verified backup.
+      - Unset keeps everything. The guide keeps 30 days locally and 90 days off-site.
+      - Required with O(state=pruned).
+    type: int
+  scratch_dir:
+    description:
+      - Directory for the database snapshot and verification scratch files. Default O(dest), so a large
+        database never fills C(/tmp).
+    type: path
+  method:
+    description:
+      - V(local) writes the backup in this module. V(api) asks the service with C(POST /api/backup/create),
+        authenticated with O(api_token); the service writes the same format into its C(BACKUP_DIR).
+    type: str
+    choices: [local, api]
+    default: local
+  service_version:
+    description: Version recorded in the manifest. Default read from the deployment (C(package.json) or the wheel).
+    type: str
+  log:
+    description: Append a line per run to C(<LOG_DIR>/backup-<date>.log), as the guide's end-of-day check reads.
+    type: bool
+    default: true
+requirements:
+  - zstandard (Python library) on the managed host for O(compression=zstd) and for reading zstd archives.
+notes:
+  - The snapshot is one read transaction of the SQLite online backup API. In WAL mode (the service's mode)
+    writers are never blocked; with a rollback journal they wait for the copy.
+  - Archive ages come from the time in their names (UTC), so copies keep their age wherever they are.
+seealso:
+  - module: inventory_enterprise.ops.restore
+'''
+
+EXAMPLES = r'''
+- name: Back up now, verify, keep 30 days (the guide's daily backup)
+  inventory_enterprise.ops.backup:
+    service_home: /opt/inventory-enterprise
+    retention_days: 30
+  register: backup
+
+- name: Database only, to an external drive, gzip
+  inventory_enterprise.ops.backup:
+    service_home: /opt/inventory-enterprise
+    database_only: true
+    dest: /mnt/external-drive
+    compression: gzip
+
+- name: Ask the service to back itself up (POST /api/backup/create)
+  inventory_enterprise.ops.backup:
+    method: api
+    api_url: http://localhost:8083
+    api_token: "{{ ie_jwt }}"
+
+- name: Verify the newest backup
+  inventory_enterprise.ops.backup:
+    state: verified
+    dest: /opt/inventory-enterprise/backups
+
+- name: List what a 90-day retention would remove
+  inventory_enterprise.ops.backup:
+    state: pruned
+    dest: /srv/backups/app1
+    retention_days: 90
+  check_mode: true
+'''
+
+RETURN = r'''
+backup:
+  description:
+    - The archive written (O(state=present)); in check mode the name it would have.
+    - With O(max_age_hours), the recent verified archive that made a new one unnecessary (then with RV(backup.age_seconds)).
+  returned: when state is present
+  type: dict
+  contains:
+    path:
+      description: Absolute path of the archive.
+      type: str
+      sample: /opt/inventory-enterprise/backups/inventory_backup_2025-01-07T02-00-00.tar.zst
+    name:
+      description: File name of the archive.
+      type: str
+      sample: inventory_backup_2025-01-07T02-00-00.tar.zst
+    size:
+      description: Size in bytes.
+      type: int
+      sample: 1048576
+    archive_sha256:
+      description: SHA-256 of the archive file, for copies (C(sha256sum) format).
+      type: str
+    manifest:
+      description: The manifest stored in the archive.
+      type: dict
+    age_seconds:
+      description: Age of the recent archive returned instead of writing one (O(max_age_hours)).
+      type: int
+      returned: when O(max_age_hours) found a recent verified archive
+    duration:
+      description: Seconds spent writing the archive.
+      type: float
+verification:
+  description: Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
+  returned: when an archive was verified
+  type: dict
+  contains:
+    ok:
+      description: Always true when returned without failure.
+      type: bool
+    integrity_check:
+      description: Result of C(PRAGMA integrity_check) on the restored copy.
+      type: str
+      sample: ok
+    tables:
+      description: Row count per table of the restored copy, equal to the manifest.
+      type: dict
+    transaction_log_lines:
+      description: Lines of the transaction log in the archive.
+      type: int
+    last_seq:
+      description: C(seq) of the last transaction-log line in the archive.
+      type: int
+pruned:
+  description: Names of the archives removed by retention (in check mode, that would be removed).
+  returned: always
+  type: list
+  elements: str
+kept_anchor:
+  description: The newest verified archive that retention counted back from, and never removes.
+  returned: when retention_days is set
+  type: str
+rejected:
+  description: Archives newer than the anchor that failed verification, with the reason (never removed).
+  returned: when retention_days is set
+  type: list
+  elements: dict
+leftovers_removed:
+  description: Temporary files of killed runs that were removed (in check mode, that would be removed).
+  returned: always
+  type: list
+  elements: str
+log_file:
+  description: The backup log file a line was appended to.
+  returned: when O(log=true) and not in check mode
+  type: str
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
+
+
+def argument_spec():
+    spec = api_argument_spec()
+    spec.update(
+        state=dict(type='str', choices=['present', 'verified', 'pruned'], default='present'),
+        service_home=dict(type='path', default='/opt/inventory-enterprise'),
+        env_file=dict(type='path'),
+        database_path=dict(type='path'),
+        transaction_log_path=dict(type='path'),
+        config_dir=dict(type='path'),
+        models_dir=dict(type='path'),
+        dest=dict(type='path', aliases=['backup_dir']),
+        path=dict(type='path'),
+        database_only=dict(type='bool', default=False),
+        compression=dict(type='str', choices=['zstd', 'gzip'], default='zstd'),
+        compression_level=dict(type='int'),
+        threads=dict(type='int', default=-1),
+        verify=dict(type='bool', default=True),
+        max_age_hours=dict(type='int', default=0),
+        retention_days=dict(type='int'),
+        scratch_dir=dict(type='path'),
+        method=dict(type='str', choices=['local', 'api'], default='local'),
+        service_version=dict(type='str'),
+        log=dict(type='bool', default=True),
+    )
+    return spec
+
+
+def create_module():
+    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                         required_if=[('state', 'pruned', ['retention_days'])])
+
+
+def is_verified_factory(module, scratch, reports):
+    """Verified backups: a marker that still matches the file, else a full verification now."""
+    def is_verified(backup):
+        if _archive.read_marker(backup['path']):
+            return None
+        try:
+            report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
+        except _archive.BackupError as exc:
+            return str(exc)
+        reports[backup['name']] = report
+        if not module.check_mode:
+            _archive.write_marker(backup['path'], report)
+        return None
+    return is_verified
+
+
+def apply_retention(module, dest, days, scratch, extra_newest=None):
+    backups = _archive.list_backups(dest)
+    if extra_newest:
+        backups.insert(0, extra_newest)
+    reports = {}
+    verified = is_verified_factory(module, scratch, reports)
+
+    def check(backup):
+        if backup is extra_newest:
+            return None
+        return verified(backup)
+
+    anchor, remove, rejected = _archive.plan_retention(backups, days, check)
+    removed = []
+    for backup in remove:
+        if not module.check_mode:
+            try:
+                os.unlink(backup['path'])
+                _archive.remove_path(_archive.marker_path(backup['path']))
+            except OSError as exc:
+                module.fail_json(msg='retention: cannot remove %s: %s; check permissions on %s'
+                                 % (backup['path'], exc, dest), pruned=removed)
+        removed.append(backup['name'])
+    warnings = []
+    if anchor is None and backups:
+        warnings.append('retention removed nothing: no archive in %s passes verification (%s)'
+                        % (dest, '; '.join('%s: %s' % (r['name'], r['reason']) for r in rejected[:3])))
+    return dict(pruned=removed, kept_anchor=anchor['name'] if anchor else None, rejected=rejected), warnings
+
+
+def recent_verified(dest, hours):
+    """The newest archive in `dest` younger than `hours` whose verification marker still matches it."""
+    now = _archive.utc_now()
+    for backup in _archive.list_backups(dest):
+        age = (now - backup['timestamp']).total_seconds()
+        if age >= hours * 3600:
+            return None
+        marker = _archive.read_marker(backup['path'])
+        if marker:
+            return dict(path=backup['path'], name=backup['name'], size=backup['size'],
+                        archive_sha256=marker.get('archive_sha256'), age_seconds=int(age))
+    return None
+
+
+def leftovers(module, *directories):
+    found = []
+    for directory in directories:
+        if directory and os.path.isdir(directory):
+            for path in _archive.stale_leftovers(directory):
+                if path not in found:
+                    found.append(path)
+    if not module.check_mode:
+        for path in found:
+            _archive.remove_path(path)
+    return found
+
+
+def run_api(module, result):
+    params = module.params
+    result['changed'] = True
+    if module.check_mode:
+        result['msg'] = 'would ask %s to create a backup' % params['api_url']
+        module.exit_json(**result)
+    client = ApiClient.from_module(module)
+    try:
+        answer = client.post('/api/backup/create', data=dict(database_only=params['database_only'],
+                                                             compression=params['compression']),
+                             expect_json=True).json
+    except ApiError as exc:
+        module.fail_json(msg='backup through the API failed: %s' % exc, **result)
+    result['backup'] = answer
+    path = answer.get('path') if isinstance(answer, dict) else None
+    if params['verify'] and path and os.path.isfile(path):
+        try:
+            result['verification'] = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
+            _archive.write_marker(path, result['verification'])
+        except _archive.BackupError as exc:
+            module.fail_json(msg='the service wrote %s but it does not verify: %s' % (path, exc), **result)
+    result['msg'] = 'the service wrote %s' % (answer.get('name') if isinstance(answer, dict) else answer)
+    module.exit_json(**result)
+
+
+def run_module(module):
+    params = module.params
+    result = dict(changed=False, pruned=[], leftovers_removed=[])
+    if params['max_age_hours'] < 0:
+        module.fail_json(msg='max_age_hours must be 0 or more, got %d' % params['max_age_hours'])
+    if params['retention_days'] is not None and params['retention_days'] < 0:
+        module.fail_json(msg='retention_days must be 0 or more, got %d' % params['retention_days'])
+    if params['method'] == 'api' and params['state'] == 'present':
+        run_api(module, result)
+
+    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
+                                   database_path=params['database_path'],
+                                   transaction_log_path=params['transaction_log_path'],
+                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                   backup_dir=params['dest'])
+    dest = paths['backup_dir']
+    scratch = params['scratch_dir']
+    result['dest'] = dest
+
+    if params['compression'] == 'zstd' and params['state'] == 'present' and not _archive.HAS_ZSTD:
+        module.fail_json(msg=missing_required_lib('zstandard', reason='for compression=zstd (or use compression=gzip)'),
+                         exception=_archive.ZSTD_IMP_ERR)
+
+    if params['state'] == 'verified':
+        target = params['path']
+        if not target:
+            found = _archive.list_backups(dest)
+            if not found:
+                module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
+                                     '(state=present) or set path' % dest, **result)
+            target = found[0]['path']
+        result['leftovers_removed'] = leftovers(module, scratch or os.path.dirname(target))
+        try:
+            report = _archive.verify_archive(target, scratch or os.path.dirname(target))
+        except _archive.BackupError as exc:
+            module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
+                                 '(restore picks the newest that verifies) and investigate this one'
+                             % (target, exc), path=target, **result)
+        if not module.check_mode:
+            _archive.write_marker(target, report)
+        result.update(verification=report, msg='%s verified: checksums, integrity_check ok, row counts and '
+                                               'log lines match the manifest' % os.path.basename(target))
+        module.exit_json(**result)
+
+    if params['state'] == 'pruned':
+        if not os.path.isdir(dest):
+            module.fail_json(msg='backup directory %s does not exist' % dest, **result)
+        result['leftovers_removed'] = leftovers(module, dest, scratch)
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        result.update(retention)
+        result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
+        for warning in warnings:
+            module.warn(warning)
+        result['msg'] = '%s %d archive(s) older than %d days before %s' % (
+            'would remove' if module.check_mode else 'removed', len(result['pruned']), params['retention_days'],
+            result['kept_anchor'])
+        module.exit_json(**result)
+
+    # state=present
+    version = params['service_version'] or _archive.service_version(paths['service_home'])
+    if not os.path.isfile(paths['database_path']):
+        module.fail_json(msg='database %s does not exist: check service_home/database_path (or DATABASE_PATH '
+                             'in %s)' % (paths['database_path'], paths['env_file']), **result)
+    if params['max_age_hours'] > 0:
+        recent = recent_verified(dest, params['max_age_hours'])
+        if recent:
+            result.update(backup=recent, msg='%s is verified and %.1f hours old (max_age_hours=%d): no new backup'
+                          % (recent['name'], recent['age_seconds'] / 3600.0, params['max_age_hours']))
+            module.exit_json(**result)
+    result['changed'] = True
+    if module.check_mode:
+        stamp = _archive.utc_now()
+        name = _archive.archive_name(stamp, params['compression'])
+        result['backup'] = dict(path=os.path.join(dest, name), name=name)
+        result['leftovers_removed'] = leftovers(module, dest, scratch)
+        if params['retention_days'] is not None and os.path.isdir(dest):
+            virtual = dict(name=name, path=os.path.join(dest, name), timestamp=stamp)
+            retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, virtual)
+            result.update(retention)
+        result['msg'] = 'would write %s' % result['backup']['path']
+        module.exit_json(**result)
+
+    if not os.path.isdir(dest):
+        try:
+            os.makedirs(dest, 0o700)
+        except OSError as exc:
+            module.fail_json(msg='cannot create the backup directory %s: %s' % (dest, exc), **result)
+    result['leftovers_removed'] = leftovers(module, dest, scratch)
+    try:
+        created = _archive.create_backup(
+            paths, dest, compression=params['compression'], level=params['compression_level'],
+            threads=params['threads'], database_only=params['database_only'], version=version,
+            created_by='ansible inventory_enterprise.ops.backup', work_parent=scratch)
+    except _archive.BackupError as exc:
+        msg = 'backup of %s failed: %s. Previous backups in %s are untouched and no partial archive was left' % (
+            paths['service_home'], exc, dest)
+        if params['log']:
+            _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
+        module.fail_json(msg=msg, **result)
+    result['backup'] = created
+    if params['verify']:
+        try:
+            result['verification'] = _archive.verify_archive(created['path'], scratch or dest)
+            _archive.write_marker(created['path'], result['verification'])
+        except _archive.BackupError as exc:
+            if params['log']:
+                _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
+                                  % (created['name'], exc))
+            module.fail_json(msg='the new backup %s does not verify: %s; it is kept for investigation and is not '
+                                 'counted as a good backup' % (created['path'], exc), **result)
+    if params['retention_days'] is not None:
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        result.update(retention)
+        for warning in warnings:
+            module.warn(warning)
+    if params['log']:
+        manifest = created['manifest']
+        result['log_file'] = _archive.log_line(
+            paths['log_dir'], 'INFO',
+            'backup completed name=%s size=%d sha256=%s tables=%d log_lines=%s verified=%s pruned=%d duration=%ss'
+            % (created['name'], created['size'], created['archive_sha256'], len(manifest['database']['tables']),
+               (manifest.get('transaction_log') or {}).get('lines', 0), str(params['verify']).lower(),
+               len(result['pruned']), created['duration']))
+    result['msg'] = 'wrote %s (%d bytes)%s' % (created['path'], created['size'],
+                                               ', verified' if params['verify'] else '')
+    module.exit_json(**result)
+
+
+def main():
+    run_module(create_module())
+
+
+if __name__ == '__main__':
+    main()

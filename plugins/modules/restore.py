@@ -1,0 +1,559 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: restore
+short_description: Restore an Inventory Enterprise host from a backup, or put its safety copy back
+version_added: 0.1.0
+description:
+  - Implements "Restore from Backup" of the Inventory Enterprise operations guide so that a restore can never
+    destroy good data.
+  - Restores O(src), or the newest archive in O(backup_dir) that passes verification (broken newer ones are
+    reported in RV(rejected) and skipped).
+  - B(Before any live file changes) the archive is verified completely. Every member is validated by this
+    module, without relying on the tarfile extraction filters of the host's Python (absent on many
+    hosts). Only regular files and directories, relative names without C(..), inside the expected layout,
+    no duplicates. Members are written with C(O_EXCL|O_NOFOLLOW) into a fresh scratch directory, checked
+    against the manifest's sizes and SHA-256, and the database passes C(PRAGMA integrity_check) and the
+    manifest's row counts, the transaction log its offset and line count.
+  - Then the current files of the restored O(components) (the database with its C(-wal) and C(-shm), the
+    transaction log, and optionally C(.env), C(config/) and the models) are moved into a safety copy under
+    O(safety_dir), which also removes stale C(-wal)/C(-shm) files; the restored files are moved in and the live
+    database passes C(PRAGMA integrity_check) and the row counts again. If anything fails, the safety copy is
+    put back, byte for byte.
+  - O(state=rolled_back) puts a safety copy back later, for a playbook whose service did not come back healthy
+    after the restore.
+  - The service must be stopped while its files are replaced; M(inventory_enterprise.ops.restore) does not
+    stop it (the C(dr_restore) playbook does).
+  - When the live files already equal the archive, nothing is changed.
+author:
+  - Inventory Enterprise operations team (@inventory-enterprise)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Check mode verifies the archive in a scratch directory that it removes again, and reports whether the
+        live files would change.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
+    support: none
+options:
+  state:
+    description:
+      - V(restored) restores an archive.
+      - V(rolled_back) puts the safety copy O(safety_copy) (default the newest under O(safety_dir)) back.
+    type: str
+    choices: [restored, rolled_back]
+    default: restored
+  src:
+    description: Archive to restore. Default the newest archive in O(backup_dir) that verifies.
+    type: path
+  backup_dir:
+    description: Directory searched for archives when O(src) is not set. Default C(BACKUP_DIR) of C(.env), else C(backups).
+    type: path
+  service_home:
+    description: Home directory of the service; the other paths default to its C(.env) keys or the service defaults.
+    type: path
+    default: /opt/inventory-enterprise
+  env_file:
+    description: The service's C(.env) file.
+    type: path
+  database_path:
+    description: The live SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
+    type: path
+  transaction_log_path:
+    description: The live transaction log. Default C(TRANSACTION_LOG_PATH), else C(data/transaction_log.jsonl).
+    type: path
+  config_dir:
+    description: Configuration directory, restored from C(config/) with the V(config) component.
+    type: path
+  models_dir:
+    description: Models directory, restored from C(models/) with the V(models) component.
+    type: path
+  components:
+    description:
+      - What to restore. V(config) restores C(.env) and C(config/), which usually differ between hosts (port,
+        secrets), so it is off by default.
+      - A database-only archive restores the database only.
+    type: list
+    elements: str
+    choices: [database, transaction_log, config, models]
+    default: [database, transaction_log]
+  safety_dir:
+    description:
+      - Where the safety copies go, one directory per restore. Default C(.restore-safety) next to the database,
+        on the same filesystem, so moving the live files there is instant and exact.
+    type: path
+  safety_copy:
+    description: Safety copy to put back with O(state=rolled_back). Default the newest under O(safety_dir).
+    type: path
+  safety_keep:
+    description: Safety copies to keep after a successful restore; older ones are removed.
+    type: int
+    default: 3
+  post_check:
+    description:
+      - Check of the live database after the swap. The database always passes a full C(PRAGMA integrity_check)
+        in the scratch directory before any live file changes, and is then moved (same inode, checked) to its
+        live path; V(quick_check) confirms it there in seconds, V(integrity_check) repeats the full check
+        (about 20 s more per GiB).
+    type: str
+    choices: [quick_check, integrity_check]
+    default: quick_check
+requirements:
+  - zstandard (Python library) on the managed host to read zstd archives.
+seealso:
+  - module: inventory_enterprise.ops.backup
+'''
+
+EXAMPLES = r'''
+- name: Restore the newest verified backup (service stopped)
+  inventory_enterprise.ops.restore:
+    service_home: /opt/inventory-enterprise
+  register: restored
+
+- name: Restore a named archive, configuration included
+  inventory_enterprise.ops.restore:
+    service_home: /opt/inventory-enterprise
+    src: /opt/inventory-enterprise/backups/inventory_backup_2025-01-07T02-00-00.tar.zst
+    components: [database, transaction_log, config, models]
+
+- name: Put the files from before the restore back
+  inventory_enterprise.ops.restore:
+    state: rolled_back
+    service_home: /opt/inventory-enterprise
+    safety_copy: "{{ restored.safety_copy }}"
+'''
+
+RETURN = r'''
+archive:
+  description: Path of the archive restored (or that would be).
+  returned: when state is restored
+  type: str
+verification:
+  description: The verification of the archive (integrity_check, tables, transaction_log_lines, last_seq...).
+  returned: when state is restored
+  type: dict
+rejected:
+  description: Newer archives skipped because they failed verification, with the reason.
+  returned: when state is restored
+  type: list
+  elements: dict
+restored:
+  description: Live paths replaced.
+  returned: always
+  type: list
+  elements: str
+safety_copy:
+  description: Directory holding the files from before the restore (and C(safety.json) listing them).
+  returned: when files were replaced, or with state rolled_back
+  type: str
+rolled_back:
+  description: Whether the safety copy was put back (after a failure, or with O(state=rolled_back)).
+  returned: always
+  type: bool
+integrity_check:
+  description: C(PRAGMA integrity_check) of the live database after the restore.
+  returned: when the database was restored
+  type: str
+  sample: ok
+'''
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
+
+COMPONENT_MEMBERS = dict(database=['database.db'], transaction_log=['transaction_log.jsonl'],
+                         config=['.env', 'config/'], models=['models/'])
+
+
+def argument_spec():
+    return dict(
+        state=dict(type='str', choices=['restored', 'rolled_back'], default='restored'),
+        src=dict(type='path'),
+        backup_dir=dict(type='path'),
+        service_home=dict(type='path', default='/opt/inventory-enterprise'),
+        env_file=dict(type='path'),
+        database_path=dict(type='path'),
+        transaction_log_path=dict(type='path'),
+        config_dir=dict(type='path'),
+        models_dir=dict(type='path'),
+        components=dict(type='list', elements='str', choices=list(COMPONENT_MEMBERS),
+                        default=['database', 'transaction_log']),
+        safety_dir=dict(type='path'),
+        safety_copy=dict(type='path'),
+        safety_keep=dict(type='int', default=3),
+        post_check=dict(type='str', choices=['quick_check', 'integrity_check'], default='quick_check'),
+    )
+
+
+def create_module():
+    return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(_archive.CHUNK), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_digest(path):
+    """{relative path: sha256} of the regular files below path ({} when missing)."""
+    files, _links = _archive._tree_files(path)  # pylint: disable=protected-access
+    return dict((rel, sha256_file(full)) for rel, full in files)
+
+
+def move(src, dst):
+    """rename(), or copy then remove across filesystems; dst must not exist."""
+    try:
+        os.rename(src, dst)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    tmp = dst + '.tmp-%d' % os.getpid()
+    if os.path.isdir(src):
+        shutil.copytree(src, tmp, symlinks=True)
+    else:
+        shutil.copy2(src, tmp)
+        with open(tmp, 'rb') as handle:
+            os.fsync(handle.fileno())
+    os.rename(tmp, dst)
+    _archive.remove_path(src)
+
+
+def ownership_of(live):
+    """(uid, gid, mode or None) the restored copy of `live` must have: those of the file it replaces, else the
+    owner of the directory it goes into. The module usually runs as root while the service runs as its own
+    user, which must still be able to open (and write beside) what was restored."""
+    if os.path.lexists(live):
+        st = os.lstat(live)
+        return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
+    parent = os.path.dirname(live)
+    while parent and not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    st = os.stat(parent or '/')
+    return st.st_uid, st.st_gid, None
+
+
+def adopt_ownership(path, owner):
+    uid, gid, mode = owner
+    if os.geteuid() == 0:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), uid, gid)
+        os.lchown(path, uid, gid)
+    if mode is not None and os.path.isfile(path):
+        os.chmod(path, mode)
+
+
+def targets_for(paths, components, manifest_members, extracted):
+    """[(component, live path, staged path or None)]: what replaces what. Only what the archive holds is
+    replaced; a None staged path (stale database sidecars) is moved away and not replaced."""
+    targets = []
+    db = paths['database_path']
+    if 'database' in components:
+        targets.append(('database', db, extracted.get('database.db')))
+        for sidecar in _sqlite.sidecar_paths(db):
+            targets.append(('database', sidecar, None))  # stale -wal/-shm/-journal: moved away, not replaced
+    if 'transaction_log' in components and 'transaction_log.jsonl' in manifest_members:
+        targets.append(('transaction_log', paths['transaction_log_path'], extracted.get('transaction_log.jsonl')))
+    if 'config' in components and extracted.get('.env'):
+        targets.append(('config', paths['env_file'], extracted.get('.env')))
+    if 'config' in components and extracted.get('config'):
+        targets.append(('config', paths['config_dir'], extracted.get('config')))
+    if 'models' in components and extracted.get('models'):
+        targets.append(('models', paths['models_dir'], extracted.get('models')))
+    return targets
+
+
+def live_matches(targets):
+    """True when every live target already holds the staged content (and no stale sidecar exists)."""
+    for _component, live, staged in targets:
+        if staged is None:
+            # A -shm, or an empty -wal, is harmless; a -wal or journal with content would be replayed.
+            if os.path.lexists(live) and not live.endswith('-shm') and os.path.getsize(live) > 0:
+                return False
+            continue
+        if os.path.isdir(staged):
+            if not os.path.isdir(live) or tree_digest(live) != tree_digest(staged):
+                return False
+        elif not os.path.isfile(live) or os.path.getsize(live) != os.path.getsize(staged) \
+                or sha256_file(live) != sha256_file(staged):
+            return False
+    return True
+
+
+def write_record(safety, record):
+    tmp = os.path.join(safety, 'safety.json.tmp')
+    with open(tmp, 'w') as handle:
+        json.dump(record, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.rename(tmp, os.path.join(safety, 'safety.json'))
+    _archive.fsync_dir(safety)
+
+
+def put_back(safety, record):
+    """Undo a restore: every live path the restore handled gets its saved original back, and what the restore
+    (or a service started afterwards, say a new -wal) put there is removed. Entries not reached yet are
+    untouched."""
+    for entry in reversed(record['entries']):
+        live = entry['live']
+        if entry.get('moved'):
+            _archive.remove_path(live)
+            move(os.path.join(safety, entry['saved']), live)
+        elif entry.get('done'):
+            _archive.remove_path(live)
+        entry['moved'] = entry['done'] = False
+    for directory in set(os.path.dirname(e['live']) for e in record['entries']):
+        if os.path.isdir(directory):
+            _archive.fsync_dir(directory)
+    record['rolled_back'] = True
+    record['rolled_back_at'] = _archive.iso(_archive.utc_now())
+    write_record(safety, record)
+
+
+def prune_safety(safety_dir, keep, current):
+    try:
+        names = sorted(n for n in os.listdir(safety_dir) if os.path.isdir(os.path.join(safety_dir, n)))
+    except OSError:
+        return []
+    removed = []
+    for name in names[:max(0, len(names) - keep)]:
+        full = os.path.join(safety_dir, name)
+        if full != current:
+            _archive.remove_path(full)
+            removed.append(full)
+    return removed
+
+
+def choose_and_verify(module, paths, scratch):
+    """Verify src, or the newest archive that verifies; returns (archive, read result, db check, rejected)."""
+    params = module.params
+    rejected = []
+    if params['src']:
+        candidates = [params['src']]
+    else:
+        candidates = [b['path'] for b in _archive.list_backups(paths['backup_dir'])]
+        if not candidates:
+            module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: set src or backup_dir'
+                             % paths['backup_dir'], restored=[], rolled_back=False)
+    wanted = set()
+    for component in params['components']:
+        wanted.update(COMPONENT_MEMBERS[component])
+    for candidate in candidates:
+        _archive.remove_path(scratch)
+        os.mkdir(scratch, 0o700)
+        try:
+            result = _archive.read_archive(candidate, scratch, extract=wanted | {'database.db'})
+            db_check = _archive.check_database(result['extracted']['database.db'], result['manifest'])
+            return candidate, result, db_check, rejected
+        except _archive.BackupError as exc:
+            rejected.append(dict(name=os.path.basename(candidate), reason=str(exc)))
+    _archive.remove_path(scratch)
+    if params['src']:
+        module.fail_json(msg='refused to restore %s: %s. No live file was changed'
+                         % (params['src'], rejected[0]['reason']), rejected=rejected, restored=[], rolled_back=False)
+    module.fail_json(msg='no archive in %s passes verification; no live file was changed: %s'
+                     % (paths['backup_dir'], '; '.join('%s: %s' % (r['name'], r['reason']) for r in rejected)),
+                     rejected=rejected, restored=[], rolled_back=False)
+
+
+def staged_paths(scratch, result):
+    """Map archive members to what replaces each live target (whole directories for config/ and models/)."""
+    staged = dict(result['extracted'])
+    for tree in _archive.TREES:
+        directory = os.path.join(scratch, tree)
+        if tree in result['dirs'] or any(key.startswith(tree + '/') for key in result['extracted']):
+            if not os.path.isdir(directory):
+                os.mkdir(directory, 0o700)
+            staged[tree] = directory
+    return staged
+
+
+def run_restore(module, paths):
+    params = module.params
+    db_dir = os.path.dirname(paths['database_path'])
+    if not os.path.isdir(db_dir):
+        module.fail_json(msg='the database directory %s does not exist: deploy the service first' % db_dir,
+                         restored=[], rolled_back=False)
+    safety_dir = params['safety_dir'] or os.path.join(db_dir, '.restore-safety')
+    scratch = os.path.join(db_dir, '.restore-work-%d' % os.getpid())
+    for stale in _archive.stale_leftovers(db_dir):
+        _archive.remove_path(stale)
+    try:
+        archive, result, db_check, rejected = choose_and_verify(module, paths, scratch)
+        manifest = result['manifest']
+        staged = staged_paths(scratch, result)
+        targets = targets_for(paths, params['components'],
+                              set(e['path'] for e in manifest['members']) | set(staged), staged)
+        report = dict(archive=archive, rejected=rejected, rolled_back=False, restored=[],
+                      verification=dict(db_check, manifest_created_at=manifest.get('created_at'),
+                                        transaction_log=manifest.get('transaction_log'),
+                                        service_version=manifest.get('service_version'),
+                                        archive_sha256=result['archive_sha256']))
+        if live_matches(targets):
+            report.update(changed=False, msg='the live files already equal %s: nothing to restore'
+                          % os.path.basename(archive), integrity_check='ok')
+            return report
+        report['changed'] = True
+        if module.check_mode:
+            report['restored'] = [live for _c, live, staged_path in targets
+                                  if staged_path or os.path.lexists(live)]
+            report['msg'] = 'would restore %s (verified)' % os.path.basename(archive)
+            return report
+
+        staged_db = staged.get('database.db')
+        staged_identity = (os.stat(staged_db).st_ino, os.stat(staged_db).st_size) if staged_db else None
+        stamp = _archive.utc_now().strftime(_archive.TS_FORMAT)
+        if not os.path.isdir(safety_dir):
+            os.makedirs(safety_dir, 0o700)
+        safety = os.path.join(safety_dir, '%s-%d' % (stamp, os.getpid()))
+        suffix = 1
+        while os.path.lexists(safety):
+            suffix += 1
+            safety = os.path.join(safety_dir, '%s-%d.%d' % (stamp, os.getpid(), suffix))
+        os.mkdir(safety, 0o700)
+        record = dict(created_at=_archive.iso(_archive.utc_now()), archive=archive, rolled_back=False, entries=[])
+        for index, (component, live, staged_path) in enumerate(targets):
+            entry = dict(component=component, live=live, saved=None, moved=False, done=False)
+            if os.path.lexists(live):
+                entry['saved'] = '%02d-%s' % (index, os.path.basename(live) or component)
+                if os.path.isfile(live):
+                    entry['size'] = os.path.getsize(live)
+            record['entries'].append(entry)
+        write_record(safety, record)
+        report['safety_copy'] = safety
+        try:
+            for entry, (_component, live, staged_path) in zip(record['entries'], targets):
+                owner = ownership_of(live)
+                if entry['saved']:
+                    move(live, os.path.join(safety, entry['saved']))
+                    entry['moved'] = True
+                    write_record(safety, record)
+                if staged_path:
+                    parent = os.path.dirname(live)
+                    if not os.path.isdir(parent):
+                        os.makedirs(parent, 0o755)
+                    adopt_ownership(staged_path, owner)
+                    move(staged_path, live)
+                    report['restored'].append(live)
+                entry['done'] = True
+                write_record(safety, record)
+            for directory in set(os.path.dirname(live) for _c, live, _s in targets):
+                if os.path.isdir(directory):
+                    _archive.fsync_dir(directory)
+            if 'database' in params['components']:
+                # The live file is the very inode that passed integrity_check in the scratch directory (moved, not
+                # copied); post_check confirms it where the service will open it.
+                # A copy across filesystems has another inode: then the full check runs again.
+                st = os.stat(paths['database_path'])
+                same = (st.st_ino, st.st_size) == staged_identity
+                check = _sqlite.integrity_check(paths['database_path'],
+                                                quick=same and params['post_check'] == 'quick_check')
+                if check != ['ok']:
+                    raise _archive.BackupError('PRAGMA %s of the restored live database %s: %s'
+                                               % (params['post_check'], paths['database_path'], '; '.join(check[:5])))
+                counts = _sqlite.row_counts(paths['database_path'])
+                if counts != manifest['database']['tables']:
+                    raise _archive.BackupError('row counts of the restored live database differ from the manifest')
+                report['integrity_check'] = 'ok'
+                report['post_check'] = params['post_check']
+        except (OSError, IOError, _archive.BackupError, _sqlite.SqliteError) as exc:
+            try:
+                put_back(safety, record)
+            except (OSError, IOError) as back_exc:
+                module.fail_json(msg='restore of %s failed (%s) AND putting the safety copy back failed (%s): '
+                                     'the files from before the restore are in %s (safety.json lists where each '
+                                     'belongs); put them back by hand' % (archive, exc, back_exc, safety),
+                                 safety_copy=safety, restored=report['restored'], rolled_back=False)
+            hint = _archive.no_space_hint(exc, db_dir)
+            module.fail_json(msg='restore of %s failed: %s%s. The safety copy was put back: the live files are '
+                                 'as before' % (archive, exc, '; ' + hint if hint else ''),
+                             safety_copy=safety, restored=[], rolled_back=True, archive=archive)
+        report['safety_removed'] = prune_safety(safety_dir, params['safety_keep'], safety)
+        report['msg'] = 'restored %s (%s); the previous files are in %s' % (
+            os.path.basename(archive), ', '.join(params['components']), safety)
+        return report
+    finally:
+        _archive.remove_path(scratch)
+
+
+def run_rollback(module, paths):
+    params = module.params
+    db_dir = os.path.dirname(paths['database_path'])
+    safety_dir = params['safety_dir'] or os.path.join(db_dir, '.restore-safety')
+    safety = params['safety_copy']
+    if not safety:
+        try:
+            names = sorted(n for n in os.listdir(safety_dir) if os.path.isfile(os.path.join(safety_dir, n,
+                                                                                            'safety.json')))
+        except OSError:
+            names = []
+        if not names:
+            module.fail_json(msg='no safety copy in %s to put back' % safety_dir, rolled_back=False, restored=[])
+        safety = os.path.join(safety_dir, names[-1])
+    try:
+        with open(os.path.join(safety, 'safety.json')) as handle:
+            record = json.load(handle)
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg='cannot read the safety copy %s: %s' % (safety, exc), rolled_back=False, restored=[])
+    if record.get('rolled_back'):
+        return dict(changed=False, safety_copy=safety, rolled_back=False, restored=[],
+                    msg='the safety copy %s was already put back' % safety)
+    lives = [e['live'] for e in record['entries']]
+    if module.check_mode:
+        return dict(changed=True, safety_copy=safety, rolled_back=False, restored=lives,
+                    msg='would put the safety copy %s back' % safety)
+    try:
+        put_back(safety, record)
+    except (OSError, IOError) as exc:
+        module.fail_json(msg='putting the safety copy %s back failed: %s; safety.json lists where each file '
+                             'belongs' % (safety, exc), safety_copy=safety, rolled_back=False, restored=[])
+    return dict(changed=True, safety_copy=safety, rolled_back=True, restored=lives,
+                msg='put the safety copy %s back (from before the restore of %s)' % (safety, record.get('archive')))
+
+
+def run_module(module):
+    params = module.params
+    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
+                                   database_path=params['database_path'],
+                                   transaction_log_path=params['transaction_log_path'],
+                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                   backup_dir=params['backup_dir'])
+    started = time.time()
+    if params['state'] == 'rolled_back':
+        result = run_rollback(module, paths)
+    else:
+        result = run_restore(module, paths)
+    result['duration'] = round(time.time() - started, 3)
+    module.exit_json(**result)
+
+
+def main():
+    run_module(create_module())
+
+
+if __name__ == '__main__':
+    main()

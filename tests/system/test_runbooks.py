@@ -1,0 +1,77 @@
+"""The guide's "System Down" and "Backup Failed" runbooks against a deployed reference service: each brings the
+host back (service answering, verified backup written) or fails saying what to do next."""
+import os
+import stat
+
+from tests.support import playbook as pb
+
+
+def report(run, host):
+    return run.task_results("Report what the runbook did")[host]["msg"]
+
+
+def test_system_down_restarts_a_stopped_service(deployment):
+    deployment.control("stopped")
+    run = deployment.play("playbooks/runbooks/system_down.yml")
+    assert run.rc == 0, run
+    assert deployment.health().status_code == 200
+    lines = report(run, deployment.host)
+    assert "health before 200" not in lines[0] and "after step 4 200" in lines[0], lines
+    assert lines[1] == "no restore needed"
+
+
+def test_system_down_on_a_healthy_host_changes_nothing(deployment):
+    run = deployment.play("playbooks/runbooks/system_down.yml")
+    assert run.rc == 0, run
+    assert run.changed() == 0
+    assert report(run, deployment.host)[1] == "no restore needed"
+
+
+def test_system_down_escalates_when_the_service_cannot_start(deployment):
+    """A service that dies at start (unreadable .env) is not restored without permission: the play fails naming
+    the next step."""
+    env_file = os.path.join(deployment.home, ".env")
+    mode = stat.S_IMODE(os.stat(env_file).st_mode)
+    with open(env_file) as handle:
+        saved = handle.read()
+    deployment.control("stopped")
+    try:
+        with open(env_file, "w") as handle:
+            handle.write(saved.replace("PORT=", "PORT=not-a-port\n#PORT="))
+        run = deployment.play("playbooks/runbooks/system_down.yml")
+    finally:
+        with open(env_file, "w") as handle:
+            handle.write(saved)
+        os.chmod(env_file, mode)
+        deployment.control("started")
+    assert run.rc != 0
+    escalation = run.task_results("Escalate when still down")[deployment.host]
+    assert escalation["failed"] and "dr_restore.yml" in escalation["msg"], escalation
+    assert deployment.health().status_code == 200
+
+
+def test_backup_failed_writes_and_verifies_a_backup(deployment):
+    run = deployment.play("playbooks/runbooks/backup_failed.yml")
+    assert run.rc == 0, run
+    backup = run.task_results("3. Manual backup")[deployment.host]["backup"]
+    assert os.path.isfile(backup["path"])
+    verified = run.task_results("5. Verify the backup")[deployment.host]
+    assert verified["verification"]["integrity_check"] == "ok"
+    assert verified["verification"]["archive_sha256"] == backup["archive_sha256"]
+    lines = report(run, deployment.host)
+    assert lines[1] == "pruned: []"
+    assert os.path.basename(backup["path"]) in lines[3]
+
+
+def test_backup_failed_escalates_when_the_database_is_gone(deployment, tmp_path):
+    """No database to back up: both attempts fail with the module's message and no archive appears."""
+    elsewhere = str(tmp_path / "backups")
+    run = pb.run_playbook("playbooks/runbooks/backup_failed.yml", deployment.inventory,
+                          extra_vars={"runbook_service_home": str(tmp_path / "missing-home"),
+                                      "runbook_backup_dir": elsewhere})
+    assert run.rc != 0
+    second = run.task_results("3. Manual backup, second attempt")[deployment.host]
+    assert second["failed"] and "does not exist" in second["msg"], second
+    escalation = run.task_results("Escalate when the manual backup still fails")[deployment.host]
+    assert "failed twice" in escalation["msg"] and "DevOps lead" in escalation["msg"], escalation
+    assert not os.path.exists(elsewhere) or not [n for n in os.listdir(elsewhere) if n.startswith("inventory_")]
