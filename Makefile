@@ -1,4 +1,4 @@
-# Entry points: `make demo` (deploy the reference service here and run the morning checks) and
+# Entry points: `make demo` (deploy the reference service here, back it up, run the morning checks) and
 # `make test` (everything CI runs). Other targets are the pieces of those two.
 PYTHON ?= python3
 VENV := .venv
@@ -35,6 +35,7 @@ wheel: $(WHEEL)
 demo: venv link wheel
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/site.yml
 	$(DEMO_HOME)/venv/bin/inventory-service seed --env-file $(DEMO_HOME)/.env
+	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags backup
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags morning
 	@echo
 	@echo "Inventory Enterprise (reference service) is running at http://127.0.0.1:8083 (home: $(DEMO_HOME))."
