@@ -67,3 +67,15 @@ def test_report_only_never_fails(deployment):
         deployment.control("started")
     assert run.rc == 0, run
     assert morning_result(run, deployment.host)["ok"] is False
+
+
+def test_nightly_backup_then_every_morning_check_passes(deployment):
+    """daily.yml --tags backup (2 AM) gives the morning's backup check (9 AM) a fresh verified archive."""
+    nightly = deployment.play("playbooks/daily.yml", tags="backup")
+    assert nightly.rc == 0, nightly
+    written = nightly.task_results("Write a backup archive")[deployment.host]
+    assert written["changed"] and written["verification"]["integrity_check"] == "ok"
+    run = deployment.play("playbooks/daily.yml", tags="morning")
+    assert run.rc == 0, run
+    result = morning_result(run, deployment.host)
+    assert result["ok"] is True and "backup" in [check["name"] for check in result["checks"]]
