@@ -2,7 +2,7 @@
 # Installs and starts what the test suite needs from the system, on a fresh Debian/Ubuntu machine or on
 # one that already has it (then it only checks). Run as root. Idempotent.
 #   - redis-server (tests start private instances of it), PostgreSQL (started if not running),
-#   - git, rsync, sqlite3, Node.js/npm, systemd-analyze, procps.
+#   - git, rsync, sqlite3, Node.js/npm, systemd-analyze, procps, shellcheck.
 # PostgreSQL gets a password-authenticated test role, so tests work whatever pg_hba's local rules are.
 set -euo pipefail
 
@@ -15,6 +15,8 @@ command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v ps >/dev/null || need+=(procps)
+# ansible-test sanity runs shellcheck on the project's shell scripts when it is installed.
+command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql postgresql-contrib)
 
 if ((${#need[@]})); then
@@ -26,7 +28,8 @@ fi
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   echo "setup-system: starting PostgreSQL"
-  for version in $(ls /etc/postgresql); do
+  for conf in /etc/postgresql/*/main; do
+    version=$(basename "$(dirname "$conf")")
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   done
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
