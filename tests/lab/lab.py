@@ -453,22 +453,34 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel INFO
 """
 
-# Runs as `sh -c NAMESPACE_SCRIPT lab-host NAME MARK HOST_DIR` inside the new mount and UTS namespaces.
+# Runs as `sh -c NAMESPACE_SCRIPT lab-host NAME MARK HOST_DIR CHECKOUT` inside the new mount and UTS namespaces.
+# CHECKOUT is this checkout's path when it lies under a directory the host gets privately (a clone in /tmp, say):
+# the host must still see it where it is (its sshd config, the .venv interpreter Ansible uses), so it is held
+# on /run before the private mounts and bound back to its own path after them.
 NAMESPACE_SCRIPT = r"""
 set -eu
-name=$1 mark=$2 hd=$3
+name=$1 mark=$2 hd=$3 checkout=$4
 hostname "$name"
+mount -t tmpfs -o mode=0755,size=64m "$mark" /run
+mkdir -p /run/sshd /run/lock
+if [ -n "$checkout" ]; then
+  mkdir -p /run/ielab-checkout
+  mount --bind "$checkout" /run/ielab-checkout
+fi
 for dir in {overlay_dirs}; do
   mkdir -p "$hd/root$dir" "$hd/.overlay-work$dir"
   mount -t overlay "$mark" -o "lowerdir=$dir,upperdir=$hd/root$dir,workdir=$hd/.overlay-work$dir" "$dir"
 done
-mount -t tmpfs -o mode=0755,size=64m "$mark" /run
-mkdir -p /run/sshd /run/lock
 for dir in {bind_dirs}; do
   mkdir -p "$hd/root$dir"
   mount --bind "$hd/root$dir" "$dir"
 done
 chmod 1777 /tmp
+if [ -n "$checkout" ]; then
+  mkdir -p "$checkout"
+  mount --bind /run/ielab-checkout "$checkout"
+  umount /run/ielab-checkout
+fi
 mkdir -p /etc/inventory-enterprise
 echo "$name" >/etc/hostname
 cat "$hd/etc-hosts" >/etc/hosts
@@ -500,10 +512,19 @@ def prepare_host(host, hosts, authorized):
     return "%s,%s %s" % (name, host["address"], " ".join(public.split()[:2]))
 
 
+def shadowed_checkout():
+    """ROOT when a host's private directories would hide it, else an empty string."""
+    for directory in OVERLAY_DIRS + BIND_DIRS:
+        if ROOT == directory or ROOT.startswith(directory.rstrip("/") + "/"):
+            return ROOT
+    return ""
+
+
 def start_host(host):
     name = host["name"]
     cmd = ["unshare", "--mount", "--uts", "--propagation", "private", "--",
-           "/bin/sh", "-c", NAMESPACE_SCRIPT, "lab-host", name, MARK_PREFIX + name, host_dir(name)]
+           "/bin/sh", "-c", NAMESPACE_SCRIPT, "lab-host", name, MARK_PREFIX + name, host_dir(name),
+           shadowed_checkout()]
     return spawn(name, "sshd", cmd)
 
 
