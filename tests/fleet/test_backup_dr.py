@@ -22,16 +22,6 @@ def ssh(host, command):
     return proc.stdout
 
 
-def failures(run):
-    found = []
-    for play in run.data.get("plays", []):
-        for task in play.get("tasks", []):
-            for host, result in task["hosts"].items():
-                if result.get("failed") or result.get("unreachable"):
-                    found.append("%s: %s: %s" % (host, task["task"]["name"], result.get("msg")))
-    return "\n".join(found) or run.stderr[-3000:]
-
-
 def inventory_of(fleet, host):
     return requests.get(fleet.url(host) + "/api/inventory/list", timeout=10).json()
 
@@ -52,20 +42,20 @@ def test_backup_goes_offsite_the_drill_meets_rto_rpo_and_failover_serves_the_pri
                                              "backup_offsite_staging_dir": str(tmp_path / "staging")}}]}],
                        handle)
     run = fleet.play(playbook)
-    assert run.rc == 0, failures(run)
+    assert run.rc == 0, run.failed_tasks()
     created = run.task_results("Write a backup archive")[app1]["backup"]
     copy = "/srv/inventory-backups/%s/%s" % (app1, created["name"])
     assert ssh("backup1", "sha256sum %s" % copy).split()[0] == created["archive_sha256"]
     assert not os.path.exists(copy), "the off-site copy leaked out of backup1's private /srv"
 
     drill = fleet.play("playbooks/dr_drill.yml")
-    assert drill.rc == 0, failures(drill)
+    assert drill.rc == 0, drill.failed_tasks()
     report = drill.task_results("Report the drill")["standby1"]["msg"]
     assert any(line.startswith("RTO ") and line.endswith("met") for line in report), report
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
     assert ssh("standby1", "test -e /tmp/inventory-dr-drill-instance && echo left || echo gone").strip() == "gone"
 
     failover = fleet.play("playbooks/dr_failover.yml")
-    assert failover.rc == 0, failures(failover)
+    assert failover.rc == 0, failover.failed_tasks()
     assert requests.get(fleet.url("standby1") + "/health", timeout=10).json()["status"] == "ok"
     assert inventory_of(fleet, "standby1") == primary

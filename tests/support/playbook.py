@@ -59,6 +59,17 @@ class PlaybookResult:
                     found.update(task["hosts"])
         return found
 
+    def failed_tasks(self):
+        """One line per failed or unreachable host of each task (its message), for assertion output; the end of
+        stderr when no task failed (a syntax error, a missing file)."""
+        found = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for host, result in task["hosts"].items():
+                    if result.get("failed") or result.get("unreachable"):
+                        found.append("%s: %s: %s" % (host, task["task"]["name"], result.get("msg")))
+        return "\n".join(found) or self.stderr[-3000:]
+
     def changed_tasks(self):
         names = []
         for play in self.data.get("plays", []):

@@ -25,17 +25,6 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _a
 from tests.support.deployment import ADMIN_PASSWORD  # noqa: E402  pylint: disable=wrong-import-position
 
 
-def failed(run):
-    """The failed tasks and their messages, for assertion output."""
-    found = []
-    for play in run.data.get("plays", []):
-        for task in play.get("tasks", []):
-            for host, result in task["hosts"].items():
-                if result.get("failed") or result.get("unreachable"):
-                    found.append("%s: %s: %s" % (host, task["task"]["name"], result.get("msg")))
-    return "\n".join(found) or run.stderr[-3000:]
-
-
 def write_playbook(tmp_path, name, plays):
     path = os.path.join(str(tmp_path), name)
     with open(path, "w") as handle:
@@ -116,7 +105,7 @@ def test_backups_under_write_load_restore_every_logged_transaction(dep, tmp_path
     assert results.get("ok", 0) > 20, results
     archives = []
     for run in runs:
-        assert run.rc == 0, failed(run)
+        assert run.rc == 0, run.failed_tasks()
         assert run.changed() >= 1  # creating a backup is a change
         created = list(run.task_results("Write a backup archive").values())[0]
         assert created["verification"]["integrity_check"] == "ok"
@@ -129,7 +118,7 @@ def test_backups_under_write_load_restore_every_logged_transaction(dep, tmp_path
 def test_api_backup_passes_the_same_verification(dep, tmp_path):
     playbook = role_playbook(tmp_path, backup_method="api", backup_api_token=token(dep), backup_prune=False)
     run = dep.play(playbook)
-    assert run.rc == 0, failed(run)
+    assert run.rc == 0, run.failed_tasks()
     created = list(run.task_results("Write a backup archive").values())[0]
     assert created["backup"]["manifest"]["created_by"] == "inventory-service api"
     assert created["verification"]["integrity_check"] == "ok"
@@ -142,11 +131,11 @@ def test_check_mode_and_retention_through_the_role(dep, tmp_path):
     backups = os.path.join(dep.home, "backups")
     before = sorted(os.listdir(backups))
     check = dep.play(role_playbook(tmp_path), check=True)
-    assert check.rc == 0, failed(check)
+    assert check.rc == 0, check.failed_tasks()
     assert sorted(os.listdir(backups)) == before
     # Retention 0 keeps only the newest verified archive, however the others were made.
     run = dep.play(role_playbook(tmp_path, backup_create=False, backup_retention_days=0))
-    assert run.rc == 0, failed(run)
+    assert run.rc == 0, run.failed_tasks()
     left = [n for n in os.listdir(backups) if _archive.NAME_RE.match(n)]
     assert len(left) == 1
 
@@ -181,7 +170,7 @@ def test_dr_restore_rolls_back_a_service_that_does_not_come_back(dep, tmp_path):
 
 def test_dr_restore_brings_back_the_backup(dep, tmp_path):
     run = dep.play(role_playbook(tmp_path, backup_prune=False))
-    assert run.rc == 0, failed(run)
+    assert run.rc == 0, run.failed_tasks()
     created = list(run.task_results("Write a backup archive").values())[0]["backup"]
     tables = created["manifest"]["database"]["tables"]
     headers = {"Authorization": "Bearer " + token(dep)}
@@ -191,7 +180,7 @@ def test_dr_restore_brings_back_the_backup(dep, tmp_path):
                    ["item_code"], "quantity": 1, "amount": 1}]})
     assert answer.status_code == 201, answer.text
     result = dep.play("playbooks/dr_restore.yml", extra_vars={"backup_restore_src": created["path"]})
-    assert result.rc == 0, failed(result)
+    assert result.rc == 0, result.failed_tasks()
     assert dep.health().status_code == 200
     conn = sqlite3.connect("file:%s?mode=ro" % db_file(dep), uri=True)
     assert conn.execute("SELECT count(*) FROM processed_invoices WHERE invoice_number='AFTER-BACKUP-1'").fetchone()[0] == 0
@@ -210,7 +199,7 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     })
     run = pb.run_playbook(role_playbook(tmp_path, backup_offsite_enabled=True, backup_prune=False,
                                         backup_offsite_staging_dir=str(tmp_path / "staging")), inventory)
-    assert run.rc == 0, failed(run)
+    assert run.rc == 0, run.failed_tasks()
     copies = [n for n in os.listdir(offsite) if _archive.NAME_RE.match(n)]
     assert len(copies) == 1
     created = list(run.task_results("Write a backup archive").values())[0]["backup"]
@@ -220,7 +209,7 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     drill_home = str(tmp_path / "drill")
     drill = pb.run_playbook("playbooks/dr_drill.yml", inventory, extra_vars={
         "dr_drill_home": drill_home, "dr_drill_port": free_port(), "dr_staging_dir": str(tmp_path / "dstage")})
-    assert drill.rc == 0, failed(drill)
+    assert drill.rc == 0, drill.failed_tasks()
     report = list(drill.task_results("Report the drill").values())[0]["msg"]
     assert any(line.startswith("RTO ") and line.endswith("met") for line in report), report
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report

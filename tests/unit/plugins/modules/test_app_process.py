@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _process
 from ansible_collections.inventory_enterprise.ops.plugins.modules import app_process
@@ -41,14 +41,7 @@ def sleeper(marker="sleeper"):
 
 def run(args, capsys, check_mode=False):
     """Run the module's main() with `args`; return (failed, result dict)."""
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            app_process.main()
-    result = json.loads(capsys.readouterr().out)
-    return exc.value.code != 0 or result.get("failed", False), result
-
+    return run_module(app_process, args, capsys, check_mode=check_mode)
 
 def alive(pid):
     return _process.is_alive(pid)

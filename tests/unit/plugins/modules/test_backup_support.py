@@ -17,9 +17,7 @@ import os
 import sqlite3
 import tarfile
 
-import pytest
-
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 
 def write_rows(db_path, txlog_path, count, start=1):
@@ -100,14 +98,7 @@ def live_hashes(home):
 
 def run(module, args, capsys, check_mode=False):
     """Run a module's main() in-process; returns (failed, result)."""
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            module.main()
-    result = json.loads(capsys.readouterr().out)
-    return exc.value.code != 0 or result.get('failed', False), result
-
+    return run_module(module, args, capsys, check_mode=check_mode)
 
 def read_members(archive):
     """[(TarInfo, bytes)] of a gzip or zstd archive, read with tarfile (test side only)."""

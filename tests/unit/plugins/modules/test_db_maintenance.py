@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import db_maintenance
 
@@ -69,16 +69,7 @@ def make_db(path, items=3000, wal=True, delete_fraction=0.5, seed=7):
 
 
 def run(args, capsys, check_mode=False, diff=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    if diff:
-        args = dict(args, _ansible_diff=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            db_maintenance.main()
-    result = json.loads(capsys.readouterr().out)
-    return exc.value.code != 0 or result.get("failed", False), result
-
+    return run_module(db_maintenance, args, capsys, check_mode=check_mode, diff=diff)
 
 def rows_of(path, table="item_master"):
     conn = sqlite3.connect(path)

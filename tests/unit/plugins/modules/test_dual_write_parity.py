@@ -18,7 +18,7 @@ import sqlite3
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import dual_write_parity
 
@@ -63,14 +63,7 @@ def dbs(tmp_path):
 
 
 def run(args, capsys, check_mode=False):
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            dual_write_parity.main()
-    result = json.loads(capsys.readouterr().out)
-    return exc.value.code != 0 or result.get("failed", False), result
-
+    return run_module(dual_write_parity, args, capsys, check_mode=check_mode)
 
 def pg_do(pg, *statements):
     with pg, pg.cursor() as cur:

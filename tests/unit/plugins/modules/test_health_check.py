@@ -12,13 +12,12 @@ Run: cd /work/main && PYTHONPATH=build/collections .venv/bin/python -m pytest te
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import os
 import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import health_check
 from ansible_collections.inventory_enterprise.ops.tests.unit.servers import DEGRADED, HEALTHY, route
@@ -28,16 +27,7 @@ HOUR = 3600.0
 
 def run(args, capsys, check_mode=False):
     """Run main() like Ansible does; return (failed, result dict) from the JSON it prints."""
-    if check_mode:
-        args = dict(args, _ansible_check_mode=True)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            health_check.main()
-    out = capsys.readouterr().out
-    result = json.loads(out)
-    result['_raw'] = out
-    return exc.value.code != 0 or result.get('failed', False), result
-
+    return run_module(health_check, args, capsys, check_mode=check_mode, keep_raw=True)
 
 def verdicts(result):
     return dict((c['name'], c['verdict']) for c in result['checks'])

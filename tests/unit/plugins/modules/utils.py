@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) 2025, Inventory Enterprise operations team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Runs a module's main() in-process the way Ansible does, for the unit tests."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+
+def run_module(module, args, capsys, check_mode=False, diff=False, keep_raw=False):
+    """Run `module.main()` with `args`; return (failed, result) from the JSON it prints. With keep_raw the printed
+    text is kept in result['_raw'], for tests that look for what must never be printed (secrets)."""
+    if check_mode:
+        args = dict(args, _ansible_check_mode=True)
+    if diff:
+        args = dict(args, _ansible_diff=True)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            module.main()
+    out = capsys.readouterr().out
+    result = json.loads(out)
+    if keep_raw:
+        result['_raw'] = out
+    return exc.value.code != 0 or result.get('failed', False), result
