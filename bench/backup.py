@@ -108,8 +108,8 @@ def main():
                      {"backup module (zstd)": ours, "sqlite3 .backup + tar -czf": baseline},
                      repeats=3, warmup=0, baseline="sqlite3 .backup + tar -czf", env=ENV)
     ours_archive = [os.path.join(ours_dir, n) for n in os.listdir(ours_dir) if n.startswith("inventory_backup_")][0]
-    sizes = {"ours": os.path.getsize(ours_archive), "baseline": os.path.getsize(os.path.join(base_dir,
-                                                                                            "backup.tar.gz"))}
+    sizes = {"ours": os.path.getsize(ours_archive),
+             "baseline": os.path.getsize(os.path.join(base_dir, "backup.tar.gz"))}
     print("  archive sizes: backup module %.1f MiB, tar -czf %.1f MiB" % (
         sizes["ours"] / 1024.0 ** 2, sizes["baseline"] / 1024.0 ** 2))
 

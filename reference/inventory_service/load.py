@@ -18,7 +18,7 @@ class LoadError(RuntimeError):
 
 def _login(base_url, username, password, timeout):
     response = http.post(base_url + "/api/auth/login", json={"username": username, "password": password},
-                             timeout=timeout)
+                         timeout=timeout)
     if response.status_code != 200:
         raise LoadError("login failed: HTTP %d %s" % (response.status_code, response.text[:200]))
     return response.json()["token"]
@@ -93,4 +93,3 @@ def run(base_url, username, password, requests=100, seconds=30.0, concurrency=4)
         thread.join()
     elapsed = time.monotonic() - start
     return dict(totals, elapsed=round(elapsed, 3), rps=round(totals["sent"] / elapsed, 2) if elapsed else 0.0)
-

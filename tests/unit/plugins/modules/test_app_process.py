@@ -43,6 +43,7 @@ def run(args, capsys, check_mode=False):
     """Run the module's main() with `args`; return (failed, result dict)."""
     return run_module(app_process, args, capsys, check_mode=check_mode)
 
+
 def alive(pid):
     return _process.is_alive(pid)
 

@@ -100,6 +100,7 @@ def run(module, args, capsys, check_mode=False):
     """Run a module's main() in-process; returns (failed, result)."""
     return run_module(module, args, capsys, check_mode=check_mode)
 
+
 def read_members(archive):
     """[(TarInfo, bytes)] of a gzip or zstd archive, read with tarfile (test side only)."""
     with open(archive, 'rb') as handle:

@@ -71,6 +71,7 @@ def make_db(path, items=3000, wal=True, delete_fraction=0.5, seed=7):
 def run(args, capsys, check_mode=False, diff=False):
     return run_module(db_maintenance, args, capsys, check_mode=check_mode, diff=diff)
 
+
 def rows_of(path, table="item_master"):
     conn = sqlite3.connect(path)
     try:

@@ -65,6 +65,7 @@ def dbs(tmp_path):
 def run(args, capsys, check_mode=False):
     return run_module(dual_write_parity, args, capsys, check_mode=check_mode)
 
+
 def pg_do(pg, *statements):
     with pg, pg.cursor() as cur:
         for statement in statements:

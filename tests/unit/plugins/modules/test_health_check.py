@@ -29,6 +29,7 @@ def run(args, capsys, check_mode=False):
     """Run main() like Ansible does; return (failed, result dict) from the JSON it prints."""
     return run_module(health_check, args, capsys, check_mode=check_mode, keep_raw=True)
 
+
 def verdicts(result):
     return dict((c['name'], c['verdict']) for c in result['checks'])
 
