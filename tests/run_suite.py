@@ -113,6 +113,11 @@ def stage_molecule():
     started = time.monotonic()
     try:
         with open(log_path, "w") as log:
+            # State an interrupted run left behind ("created: true" with the lab down) would make create skip:
+            # destroy first (it takes the lab down and records that).
+            subprocess.call([os.path.join(BIN, "molecule"), "destroy", "--all", "--no-report"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+            log.flush()
             proc = subprocess.Popen([os.path.join(BIN, "molecule"), "test", "--all"], cwd=ROOT, env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for line in proc.stdout:
