@@ -35,7 +35,7 @@ wheel: $(WHEEL)
 demo: venv link wheel
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/site.yml
 	$(DEMO_HOME)/venv/bin/inventory-service seed --env-file $(DEMO_HOME)/.env
-	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags backup
+	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/nightly_backup.yml
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags morning
 	@echo
 	@echo "Inventory Enterprise (reference service) is running at http://127.0.0.1:8083 (home: $(DEMO_HOME))."

@@ -70,8 +70,8 @@ def test_report_only_never_fails(deployment):
 
 
 def test_nightly_backup_then_every_morning_check_passes(deployment):
-    """daily.yml --tags backup (2 AM) gives the morning's backup check (9 AM) a fresh verified archive."""
-    nightly = deployment.play("playbooks/daily.yml", tags="backup")
+    """nightly_backup.yml (2 AM) gives the morning's backup check (9 AM) a fresh verified archive."""
+    nightly = deployment.play("playbooks/nightly_backup.yml")
     assert nightly.rc == 0, nightly
     written = nightly.task_results("Write a backup archive")[deployment.host]
     assert written["changed"] and written["verification"]["integrity_check"] == "ok"
