@@ -24,13 +24,15 @@ description:
   - Linux only (reads C(/proc)).
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
+extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
 attributes:
   check_mode:
     support: full
-    description: Predicts whether a start, stop or restart would happen without acting.
+    details: Predicts whether a start, stop or restart would happen without acting.
   diff_mode:
     support: none
-    description: Nothing to compare; RV(pid) and RV(state) tell what changed.
+    details: Nothing to compare; RV(pid) and RV(state) tell what changed.
   platform:
     support: full
     platforms: posix

@@ -41,17 +41,16 @@ description:
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.api
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Check mode writes no backup and removes nothing; it returns the archive name it would write and the
         archives retention would remove. Verification in check mode extracts into a scratch directory that it
         removes again.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
     support: none
 options:
   state:

@@ -38,15 +38,14 @@ description:
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.postgres
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Predictions are read-only. V(analyze) and V(optimize) on SQLite are predicted from the row counts
       recorded in C(sqlite_stat1).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
     support: partial
     details: Shows the SQLite journal mode before and after V(wal).
 options:

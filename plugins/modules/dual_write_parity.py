@@ -33,15 +33,14 @@ description:
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.postgres
   - inventory_enterprise.ops.api
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: In check mode O(sync) only predicts C(changed) from the differences found; nothing is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
     support: none
 options:
   sqlite_path:

@@ -32,14 +32,13 @@ description:
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.api
   - inventory_enterprise.ops.redis
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
 options:
   checks:

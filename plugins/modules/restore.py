@@ -36,15 +36,15 @@ description:
   - When the live files already equal the archive, nothing is changed.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
+extends_documentation_fragment:
+  - inventory_enterprise.ops.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Check mode verifies the archive in a scratch directory that it removes again, and reports whether the
         live files would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing) when in diff mode.
     support: none
 options:
   state:
