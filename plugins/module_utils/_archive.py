@@ -183,6 +183,18 @@ def read_env_file(path):
     return values
 
 
+def service_paths_argument_spec():
+    """Options locating the service's files, shared by the backup and restore modules (see service_paths)."""
+    return dict(
+        service_home=dict(type='path', default='/opt/inventory-enterprise'),
+        env_file=dict(type='path'),
+        database_path=dict(type='path'),
+        transaction_log_path=dict(type='path'),
+        config_dir=dict(type='path'),
+        models_dir=dict(type='path'),
+    )
+
+
 def service_paths(service_home, env_file=None, **explicit):
     """Absolute paths of the service's files: explicit options win over .env keys, which win over defaults."""
     home = os.path.abspath(service_home)

@@ -277,14 +277,9 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api impo
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(_archive.service_paths_argument_spec())
     spec.update(
         state=dict(type='str', choices=['present', 'verified', 'pruned'], default='present'),
-        service_home=dict(type='path', default='/opt/inventory-enterprise'),
-        env_file=dict(type='path'),
-        database_path=dict(type='path'),
-        transaction_log_path=dict(type='path'),
-        config_dir=dict(type='path'),
-        models_dir=dict(type='path'),
         dest=dict(type='path', aliases=['backup_dir']),
         path=dict(type='path'),
         database_only=dict(type='bool', default=False),

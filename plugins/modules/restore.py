@@ -185,16 +185,11 @@ COMPONENT_MEMBERS = dict(database=['database.db'], transaction_log=['transaction
 
 
 def argument_spec():
-    return dict(
+    spec = _archive.service_paths_argument_spec()
+    spec.update(
         state=dict(type='str', choices=['restored', 'rolled_back'], default='restored'),
         src=dict(type='path'),
         backup_dir=dict(type='path'),
-        service_home=dict(type='path', default='/opt/inventory-enterprise'),
-        env_file=dict(type='path'),
-        database_path=dict(type='path'),
-        transaction_log_path=dict(type='path'),
-        config_dir=dict(type='path'),
-        models_dir=dict(type='path'),
         components=dict(type='list', elements='str', choices=list(COMPONENT_MEMBERS),
                         default=['database', 'transaction_log']),
         safety_dir=dict(type='path'),
@@ -202,6 +197,7 @@ def argument_spec():
         safety_keep=dict(type='int', default=3),
         post_check=dict(type='str', choices=['quick_check', 'integrity_check'], default='quick_check'),
     )
+    return spec
 
 
 def create_module():
