@@ -145,13 +145,19 @@ class PostgresConnection(object):
         return self.conn.cursor()
 
     def query(self, sql, args=None, action=None):
+        """Rows as dicts by column name."""
+        rows, names = self.query_rows(sql, args, action, names=True)
+        return [dict(zip(names, row)) for row in rows]
+
+    def query_rows(self, sql, args=None, action=None, names=False):
+        """Rows as tuples (for results whose column names repeat), with the names when asked."""
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql, args)
                 if cur.description is None:
-                    return []
-                names = [col[0] for col in cur.description]
-                return [dict(zip(names, row)) for row in cur.fetchall()]
+                    return ([], []) if names else []
+                rows = cur.fetchall()
+                return (rows, [col[0] for col in cur.description]) if names else rows
         except psycopg2.Error as exc:
             if not self.autocommit:
                 self.conn.rollback()

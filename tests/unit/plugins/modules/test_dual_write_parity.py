@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import sqlite3
 
 import pytest
@@ -142,6 +143,25 @@ def test_finds_exactly_the_altered_rows_and_sync_repairs_them(dbs, capsys):
     failed, final = run(args, capsys)
     assert final["in_sync"] is True and final["remaining_differences"] == 0
     assert pg_rows(pg, "processed_invoices") == sqlite_before
+
+
+def test_finds_changes_that_keep_sums_or_renderings_alike(dbs, capsys):
+    """Changes a weaker summary misses: one ulp past the 15th digit, values swapped between two rows of one
+    range, a NULL moved to another row, an empty string for a NULL."""
+    path, dsn, pg = dbs
+    amount_1120 = dict((r[0], r[5]) for r in lite_rows(path, "processed_invoices"))[1120]
+    with pg, pg.cursor() as cur:
+        cur.execute("UPDATE processed_invoices SET amount = %s WHERE id = 1120",
+                    (math.nextafter(amount_1120, math.inf),))
+        cur.execute("UPDATE processed_invoices SET amount = CASE id WHEN 11 THEN 22.0 ELSE 12.1 END "
+                    "WHERE id IN (11, 20)")  # 12.1 and 22.0 in SQLite
+        cur.execute("UPDATE processed_invoices p SET vendor = q.vendor FROM processed_invoices q "
+                    "WHERE (p.id, q.id) IN ((70, 71), (71, 70))")  # NULL and a name in SQLite
+        cur.execute("UPDATE processed_invoices SET vendor = '' WHERE id = 140")  # NULL in SQLite
+    failed, result = run(dict(sqlite_path=path, dsn=dsn, chunk_size=1000), capsys)
+    assert not failed, result
+    assert by_name(result)["processed_invoices"]["changed"] == {"count": 6, "ids": [11, 20, 70, 71, 140, 1120]}
+    assert by_name(result)["item_master"]["changed"]["count"] == 0
 
 
 def test_id_lists_are_bounded_but_totals_exact(dbs, capsys):
