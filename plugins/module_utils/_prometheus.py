@@ -17,13 +17,24 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-PROMETHEUS_CLIENT_IMP_ERR = None
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-    HAS_PROMETHEUS_CLIENT = True
-except ImportError:
-    PROMETHEUS_CLIENT_IMP_ERR = traceback.format_exc()
-    HAS_PROMETHEUS_CLIENT = False
+# Imported on first use, like redis-py in _redis: hosts that only check their disks never parse /metrics.
+_LIB = {}
+
+
+def metrics_parser():
+    """prometheus_client's text_string_to_metric_families, or None when the library is not installed."""
+    if 'parse' not in _LIB:
+        try:
+            from prometheus_client.parser import text_string_to_metric_families  # pylint: disable=import-outside-toplevel
+            _LIB.update(parse=text_string_to_metric_families, error=None)
+        except ImportError:
+            _LIB.update(parse=None, error=traceback.format_exc())
+    return _LIB['parse']
+
+
+def has_prometheus_client():
+    return metrics_parser() is not None
+
 
 HEALTH_GAUGE = 'system_health_status'
 RSS_METRIC = 'process_resident_memory_bytes'
@@ -35,9 +46,8 @@ class MetricsParseError(Exception):
 
 def fail_if_missing_prometheus_client(module, reason=None):
     """fail_json with the usual install hint when prometheus_client is not importable on the managed host."""
-    if not HAS_PROMETHEUS_CLIENT:
-        module.fail_json(msg=missing_required_lib('prometheus-client', reason=reason),
-                         exception=PROMETHEUS_CLIENT_IMP_ERR)
+    if not has_prometheus_client():
+        module.fail_json(msg=missing_required_lib('prometheus-client', reason=reason), exception=_LIB['error'])
 
 
 class Metrics(object):
@@ -52,11 +62,12 @@ class Metrics(object):
 
     @classmethod
     def parse(cls, text):
-        if not HAS_PROMETHEUS_CLIENT:
+        parse = metrics_parser()
+        if parse is None:
             raise MetricsParseError(missing_required_lib('prometheus-client'))
         try:
             # The parser is a generator: errors only show up while iterating.
-            families = list(text_string_to_metric_families(text or ''))
+            families = list(parse(text or ''))
         except Exception as exc:  # pylint: disable=broad-except
             raise MetricsParseError('not Prometheus text format: %s' % to_native(exc))
         return cls(families)

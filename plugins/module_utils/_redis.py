@@ -18,15 +18,23 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-REDIS_IMP_ERR = None
-try:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-    HAS_REDIS = True
-except ImportError:
-    REDIS_IMP_ERR = traceback.format_exc()
-    HAS_REDIS = False
+# redis-py takes about 70 ms to import: it is imported on first use, so hosts that only check their disks
+# (health_check with targets= runs the network checks elsewhere) do not pay for it.
+_LIB = {}
+
+
+def redis_lib():
+    """The redis package, or None when it is not installed (the traceback is kept for the error)."""
+    if 'redis' not in _LIB:
+        try:
+            import redis  # pylint: disable=import-outside-toplevel
+            from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
+            from redis.retry import Retry  # pylint: disable=import-outside-toplevel
+            _LIB.update(redis=redis, retry=lambda: Retry(NoBackoff(), 0), error=None)
+        except ImportError:
+            _LIB.update(redis=None, retry=None, error=traceback.format_exc())
+    return _LIB['redis']
+
 
 DEFAULT_REDIS_TIMEOUT = 2.0
 
@@ -41,8 +49,8 @@ def redis_argument_spec():
 
 def fail_if_missing_redis(module, reason=None):
     """fail_json with the usual install hint when redis-py is not importable on the managed host."""
-    if not HAS_REDIS:
-        module.fail_json(msg=missing_required_lib('redis', reason=reason), exception=REDIS_IMP_ERR)
+    if redis_lib() is None:
+        module.fail_json(msg=missing_required_lib('redis', reason=reason), exception=_LIB['error'])
 
 
 def redact_url(url):
@@ -91,11 +99,12 @@ class RedisProbe(object):
             parts = urlsplit(self.url)
             if parts.password:
                 text = text.replace(parts.password, '********')
-        if HAS_REDIS and isinstance(exc, redis.exceptions.AuthenticationError):
+        redis = redis_lib()
+        if redis and isinstance(exc, redis.exceptions.AuthenticationError):
             hint = 'check the password/user in redis_url'
-        elif HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError):
+        elif redis and isinstance(exc, redis.exceptions.TimeoutError):
             hint = 'Redis is hung or overloaded; check it, or raise redis_timeout'
-        elif HAS_REDIS and isinstance(exc, redis.exceptions.ConnectionError):
+        elif redis and isinstance(exc, redis.exceptions.ConnectionError):
             hint = 'is redis-server running and listening there? check redis_url'
         else:
             hint = 'check redis_url and the Redis server'
@@ -104,12 +113,13 @@ class RedisProbe(object):
     @property
     def client(self):
         if self._client is None:
-            if not HAS_REDIS:
+            redis = redis_lib()
+            if redis is None:
                 raise RedisProbeError(missing_required_lib('redis'))
             try:
                 self._client = redis.Redis.from_url(
                     self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                    retry=Retry(NoBackoff(), 0), decode_responses=True)
+                    retry=_LIB['retry'](), decode_responses=True)
             except Exception as exc:  # pylint: disable=broad-except
                 # e.g. ValueError for an unknown scheme: the URL itself is wrong.
                 raise RedisProbeError('invalid redis_url %s: %s; use redis://[:password@]host:port/db'

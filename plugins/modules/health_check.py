@@ -28,6 +28,10 @@ description:
     C(/health) and C(/metrics) are fetched once each.
   - A down service, an HTTP error, a timeout, a malformed answer or a down Redis each give a failed check with a
     message saying what failed, where and what to do; they never crash the module.
+  - With O(targets), the network checks (V(health), V(metrics), V(redis), V(memory)) of many hosts run from one
+    module process, typically on the control node, all hosts concurrently; RV(hosts) holds one report per host.
+    One process for the fleet instead of one per host is what lets the morning checks of 20 servers cost little
+    more than those of one. V(disk) and V(backup) read the host's own files and stay with a run on each host.
   - The module only reads, so it never reports a change.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
@@ -109,6 +113,26 @@ options:
       - Name of the host in RV(summary) and in failure messages.
       - Defaults to the hostname of the managed host; roles pass C(inventory_hostname).
     type: str
+  targets:
+    description:
+      - Hosts whose network checks run from here, concurrently, instead of the one host given by O(api_url),
+        O(redis_url) and O(host_label) (which are then ignored).
+      - O(checks) may then only hold V(health), V(metrics), V(redis) and V(memory) (read from C(/metrics)).
+      - The other options (timeouts, thresholds, O(api_token), O(validate_certs)) apply to every target.
+    type: list
+    elements: dict
+    suboptions:
+      host_label:
+        description: Name of the host in RV(hosts) and in messages; labels must be unique.
+        type: str
+        required: true
+      api_url:
+        description: Base URL of that host's service, as reachable from where the module runs.
+        type: str
+        required: true
+      redis_url:
+        description: Redis of that host's service; without it the V(redis) check is skipped for the host.
+        type: str
 requirements:
   - prometheus-client (Python library) on the managed host, for the V(metrics) check and for the V(memory) check
     without O(pid_file).
@@ -139,6 +163,15 @@ EXAMPLES = r'''
     report_only: true
   register: morning
 
+- name: Check the API and Redis of every app server at once, from the control node
+  inventory_enterprise.ops.health_check:
+    checks: [health, metrics, redis, memory]
+    targets: "{{ groups['app_servers'] | map('extract', hostvars) | map(attribute='ie_check_target') | list }}"
+    report_only: true
+  delegate_to: localhost
+  run_once: true
+  register: fleet
+
 - name: Show the one-line summary
   ansible.builtin.debug:
     msg: "{{ morning.summary }}"
@@ -154,7 +187,7 @@ checks:
   description:
     - One entry per check run, in the order health, metrics, redis, disk, backup, memory.
     - The V(disk) check gives one entry per path, named C(disk:<path>).
-  returned: always
+  returned: without O(targets)
   type: list
   elements: dict
   contains:
@@ -188,28 +221,44 @@ checks:
       sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
 failed_checks:
   description: Names of the failed checks.
-  returned: always
+  returned: without O(targets)
   type: list
   elements: str
   sample: ["redis", "disk:/data"]
 ok:
-  description: Whether no check failed.
+  description: Whether no check failed (on any target, with O(targets)).
   returned: always
   type: bool
   sample: true
 summary:
-  description: One readable line with the counts of ok, failed and skipped checks.
+  description:
+    - One readable line with the counts of ok, failed and skipped checks.
+    - With O(targets), the counts of hosts that passed and failed, naming the failed ones.
   returned: always
   type: str
   sample: "web01: 4 ok, 1 failed (disk:/data), 1 skipped (redis)"
 host:
   description: The host label used in the summary and in failure messages.
-  returned: always
+  returned: without O(targets)
   type: str
   sample: web01
+hosts:
+  description:
+    - With O(targets), the report of each target by host label, each with the keys C(host), C(ok), C(summary),
+      C(checks) and C(failed_checks) of a run on a single host.
+  returned: with O(targets)
+  type: dict
+  sample: {"app1": {"host": "app1", "ok": true, "summary": "app1: 4 ok", "checks": [], "failed_checks": []}}
+failed_hosts:
+  description: With O(targets), the labels of the hosts with a failed check, sorted.
+  returned: with O(targets)
+  type: list
+  elements: str
+  sample: ["app3"]
 '''
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -231,6 +280,11 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis im
 )
 
 
+NETWORK_CHECKS = ('health', 'metrics', 'redis', 'memory')
+# Each target runs up to three requests at once (health, metrics, Redis).
+MAX_CONCURRENT_TARGETS = 16
+
+
 def argument_spec():
     spec = api_argument_spec()
     spec.update(redis_argument_spec())
@@ -246,6 +300,11 @@ def argument_spec():
         redis_min_hit_rate=dict(type='float', default=0.0),
         report_only=dict(type='bool', default=False),
         host_label=dict(type='str'),
+        targets=dict(type='list', elements='dict', options=dict(
+            host_label=dict(type='str', required=True),
+            api_url=dict(type='str', required=True),
+            redis_url=dict(type='str', no_log=True),
+        )),
     )
     return spec
 
@@ -269,16 +328,11 @@ def validate(module):
         module.fail_json(msg=str(exc))
 
 
-def run_module(module):
-    """Run the checks and exit_json/fail_json with the report."""
-    params = module.params
-    disk_paths = validate(module)
-    host = params['host_label'] or socket.gethostname()
-
-    runner = HealthCheckRunner(
-        client=ApiClient.from_module(module),
+def make_runner(params, client, redis_url, disk_paths):
+    return HealthCheckRunner(
+        client=client,
         checks=params['checks'],
-        redis_url=params['redis_url'],
+        redis_url=redis_url,
         redis_timeout=params['redis_timeout'],
         redis_min_hit_rate=params['redis_min_hit_rate'],
         disk_paths=disk_paths,
@@ -288,13 +342,69 @@ def run_module(module):
         memory_max_mb=params['memory_max_mb'],
         pid_file=params['pid_file'],
     )
-    # Third-party libraries are only required by the checks that use them.
+
+
+def require_libraries(module, runner):
+    """Third-party libraries are only required by the checks that use them."""
     if runner.needs_metrics:
         fail_if_missing_prometheus_client(
             module, reason='to parse /metrics for the metrics and memory checks (or set pid_file and leave '
                            'metrics out of checks)')
     if runner.needs_redis:
         fail_if_missing_redis(module, reason='for the redis check (or leave redis_url unset)')
+
+
+def run_targets(module, disk_paths):
+    """The network checks of every target, concurrently, in this one process."""
+    params = module.params
+    targets = params['targets']
+    local = [name for name in params['checks'] if name not in NETWORK_CHECKS]
+    if local or (params['pid_file'] and 'memory' in params['checks']):
+        module.fail_json(msg='checks %s read the files of the host they run on, so they cannot run with targets; '
+                             'leave them out of checks here and run them on each host (the daily_operations role '
+                             'does both)' % ', '.join(local or ['memory with pid_file']))
+    labels = [target['host_label'] for target in targets]
+    duplicates = sorted(set(label for label in labels if labels.count(label) > 1))
+    if duplicates:
+        module.fail_json(msg='targets repeat the host_label(s) %s; give every target its own' % ', '.join(duplicates))
+
+    def check(target):
+        client = ApiClient(base_url=target['api_url'], timeout=params['api_timeout'],
+                           validate_certs=params['validate_certs'], token=params['api_token'])
+        runner = make_runner(params, client, target['redis_url'], disk_paths)
+        return runner.run()
+
+    if targets:
+        require_libraries(module, make_runner(params, None, any(t['redis_url'] for t in targets), disk_paths))
+        with ThreadPoolExecutor(max_workers=min(len(targets), MAX_CONCURRENT_TARGETS)) as executor:
+            all_results = list(executor.map(check, targets))
+    else:
+        all_results = []
+    hosts = {}
+    for label, results in zip(labels, all_results):
+        failed = failed_names(results)
+        hosts[label] = dict(host=label, checks=results, failed_checks=failed, ok=not failed,
+                            summary=summarize(results, label))
+    failed_hosts = sorted(label for label, report in hosts.items() if not report['ok'])
+    summary = '%d host(s): %d ok, %d failed%s' % (len(hosts), len(hosts) - len(failed_hosts), len(failed_hosts),
+                                                  ' (%s)' % ', '.join(failed_hosts) if failed_hosts else '')
+    report = dict(changed=False, hosts=hosts, failed_hosts=failed_hosts, ok=not failed_hosts, summary=summary)
+    if failed_hosts and not params['report_only']:
+        module.fail_json(msg='; '.join(failure_message(hosts[label]['checks'], label) for label in failed_hosts),
+                         **report)
+    module.exit_json(**report)
+
+
+def run_module(module):
+    """Run the checks and exit_json/fail_json with the report."""
+    params = module.params
+    disk_paths = validate(module)
+    if params['targets'] is not None:
+        run_targets(module, disk_paths)
+        return
+    host = params['host_label'] or socket.gethostname()
+    runner = make_runner(params, ApiClient.from_module(module), params['redis_url'], disk_paths)
+    require_libraries(module, runner)
 
     results = runner.run()
     failed = failed_names(results)

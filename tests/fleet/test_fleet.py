@@ -70,6 +70,36 @@ def test_rolling_redeploy_keeps_an_app_server_healthy(deployed_fleet):
         assert any(not sample[index] for sample in samples), "%s never restarted: the test proved nothing" % host
 
 
+def test_checks_from_the_controller_name_the_unhealthy_host(deployed_fleet):
+    """daily_operations_check_from=controller: one health_check process on the control node checks every
+    host's API and Redis; the disks are still checked on each host."""
+    app1, app2 = deployed_fleet.app_servers[:2]
+    stop = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"}, limit=app1)
+    assert stop.rc == 0, stop
+    try:
+        run = deployed_fleet.play("playbooks/daily.yml", tags="morning",
+                                  extra_vars=dict(MORNING, daily_operations_check_from="controller"))
+    finally:
+        start = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "started"},
+                                    limit=app1)
+    assert start.rc == 0, start
+    assert run.rc != 0
+    fleet = next(iter(run.task_results("Run the network checks of every host at once, from the control node")
+                      .values()))
+    assert sorted(fleet["hosts"]) == sorted(deployed_fleet.app_servers + ["standby1"])
+    assert fleet["failed_hosts"] == [app1]
+    assert fleet["hosts"][app2]["failed_checks"] == [] and fleet["hosts"][app2]["checks"][2]["name"] == "redis"
+    on_hosts = run.task_results("Run the morning health checks")
+    assert [c["name"] for c in on_hosts[app2]["checks"]] == [
+        "disk:/opt/inventory-enterprise/data", "disk:/opt/inventory-enterprise/logs",
+        "disk:/opt/inventory-enterprise/backups"]
+    assert run.stats[app1]["failures"] == 1 and run.stats[app2]["failures"] == 0
+    lines = summary_lines(run)
+    assert any(line.strip().startswith(app1 + ": FAILED - health (cannot connect") for line in lines), lines
+    assert any(line.strip().startswith(app2 + ": ok - health, metrics, redis, memory, disk:") for line in lines)
+    assert lines[-1] == "1 host(s) failed: %s" % app1
+
+
 def cut_off(host):
     """Make host unreachable: kill every sshd in its namespace (listener and live sessions, which
     ssh multiplexing would otherwise keep using)."""

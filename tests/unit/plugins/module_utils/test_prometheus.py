@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus import (
-    HAS_PROMETHEUS_CLIENT,
+    has_prometheus_client,
     Metrics,
     MetricsParseError,
 )
@@ -18,7 +18,7 @@ from ansible_collections.inventory_enterprise.ops.tests.unit.servers import RSS_
 
 
 def test_library_is_available_in_the_test_venv():
-    assert HAS_PROMETHEUS_CLIENT
+    assert has_prometheus_client()
 
 
 def test_health_gauges_and_rss():

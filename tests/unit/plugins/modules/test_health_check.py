@@ -238,3 +238,46 @@ def test_argument_spec_marks_secrets_no_log():
     assert spec['api_token']['no_log'] is True
     assert spec['redis_url']['no_log'] is True
     assert spec['checks']['default'] == ['health', 'metrics', 'redis', 'disk', 'backup', 'memory']
+
+
+def test_targets_check_many_hosts_from_one_process(api, redis_url, dead_url, dead_redis_url, capsys):
+    secret = dead_redis_url.replace('redis://', 'redis://:T0pSecret@')
+    targets = [dict(host_label='web01', api_url=api.url, redis_url=redis_url),
+               dict(host_label='web02', api_url=dead_url),
+               dict(host_label='web03', api_url=api.url, redis_url=secret)]
+    args = dict(targets=targets, checks=['health', 'metrics', 'redis', 'memory'], redis_timeout=1, api_timeout=5)
+    failed, result = run(args, capsys)
+    assert failed
+    assert result['failed_hosts'] == ['web02', 'web03'] and result['ok'] is False
+    assert result['summary'] == '3 host(s): 1 ok, 2 failed (web02, web03)'
+    assert verdicts(result['hosts']['web01']) == {'health': 'ok', 'metrics': 'ok', 'redis': 'ok', 'memory': 'ok'}
+    assert result['hosts']['web02']['failed_checks'] == ['health', 'metrics', 'memory']
+    assert verdicts(result['hosts']['web02'])['redis'] == 'skipped'
+    assert result['hosts']['web03']['failed_checks'] == ['redis']
+    assert result['msg'].startswith('health_check failed on web02: health (cannot connect to %s/health' % dead_url)
+    assert '; health_check failed on web03: redis (Redis PING at %s failed' % dead_redis_url in result['msg']
+    assert 'T0pSecret' not in result['_raw']
+    # The service saw each of its two targets' requests: /health and /metrics, once per target.
+    assert sorted(r['path'] for r in api.requests) == ['/health', '/health', '/metrics', '/metrics']
+
+    failed, reported = run(dict(args, report_only=True), capsys)
+    assert not failed and reported['failed_hosts'] == ['web02', 'web03'] and reported['changed'] is False
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(checks=['health', 'disk']), 'checks disk read the files of the host they run on'),
+    (dict(checks=['memory'], pid_file='/run/x.pid'), 'checks memory with pid_file read the files'),
+    (dict(checks=['health'], extra=True), 'repeat the host_label(s) web01'),
+])
+def test_targets_refuse_local_checks_and_duplicate_labels(api, capsys, args, message):
+    targets = [dict(host_label='web01', api_url=api.url)]
+    if args.pop('extra', False):
+        targets.append(dict(host_label='web01', api_url=api.url))
+    failed, result = run(dict(args, targets=targets), capsys)
+    assert failed and message in result['msg'], result['msg']
+    assert api.requests == []
+
+
+def test_no_targets_is_an_empty_fleet(capsys):
+    failed, result = run(dict(targets=[], checks=['health']), capsys)
+    assert not failed and result['hosts'] == {} and result['ok'] is True
