@@ -158,6 +158,8 @@ def _normalise(row, concat, hash_text):
     for i, value in enumerate(row):
         if i in concat:
             out.append(_digest(value) if hash_text else value)
+        elif isinstance(value, float) and not value.is_integer():
+            out.append(value)  # SQLite summed a non-integer stored in an INTEGER column: never equal to PostgreSQL's
         else:
             out.append(int(value) if value is not None else None)
     return tuple(out)
@@ -245,7 +247,8 @@ class PostgresSide(object):
             args.append(hi)
         # Rows reach string_agg in key order from the sorted subquery; were the planner ever to reorder them,
         # the digests would differ and the bucket would be compared row by row: slower, never wrong.
-        sql = ('SELECT _b, %s FROM (SELECT %s AS _b, * FROM %s%s ORDER BY %s) s GROUP BY _b'
+        sql = ('SELECT _parity_bucket, %s FROM (SELECT %s AS _parity_bucket, * FROM %s%s ORDER BY %s) s '
+               'GROUP BY _parity_bucket'
                % (self._terms, bucket, self.table, (' WHERE ' + ' AND '.join(where)) if where else '', pk))
         rows = self.pg.query_rows(sql, args or None, action='checksumming %s' % self.table)
         return dict((row[0], _normalise(row[1:], self._concat, False)) for row in rows)
