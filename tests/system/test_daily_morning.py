@@ -79,3 +79,36 @@ def test_nightly_backup_then_every_morning_check_passes(deployment):
     assert run.rc == 0, run
     result = morning_result(run, deployment.host)
     assert result["ok"] is True and "backup" in [check["name"] for check in result["checks"]]
+
+
+def test_checks_from_the_controller_on_a_local_host(deployment):
+    run = deployment.play("playbooks/daily.yml", tags="morning",
+                          extra_vars={"daily_operations_morning_checks": ["health", "metrics", "redis", "disk"],
+                                      "daily_operations_check_from": "controller"})
+    assert run.rc == 0, run
+    fleet = run.task_results("Run the network checks of every host at once, from the control node")
+    report = next(iter(fleet.values()))["hosts"][deployment.host]
+    assert [c["name"] for c in report["checks"]] == ["health", "metrics", "redis"] and report["ok"] is True
+    on_host = morning_result(run, deployment.host)
+    assert on_host["checks"] and all(c["name"].startswith("disk:") for c in on_host["checks"])
+    assert run.changed() == 0
+
+
+def test_checks_from_the_controller_refuse_localhost_urls_of_remote_hosts(tmp_path):
+    """Checked from the control node, a remote host's http://127.0.0.1 would be the control node's own
+    service: the play stops before any check (and before any connection) and names the hosts."""
+    from tests.support import playbook as pb  # pylint: disable=import-outside-toplevel
+    inventory = pb.write_inventory(str(tmp_path / "hosts.yml"), {"app_servers": {
+        "remote1": {"ansible_host": "127.0.0.99"},
+        "remote2": {"ansible_host": "127.0.0.98", "daily_operations_api_url": "http://127.0.0.98:8083",
+                    "daily_operations_redis_url": "redis://:S3cret@localhost:6379/0"},
+        "remote3": {"ansible_host": "127.0.0.97", "daily_operations_api_url": "http://127.0.0.97:8083"},
+    }})
+    run = pb.run_playbook("playbooks/daily.yml", inventory, tags="morning",
+                          extra_vars={"daily_operations_check_from": "controller"})
+    assert run.rc != 0
+    refusal = next(iter(run.task_results(
+        "Refuse a localhost API address for a remote host when checking from the control node").values()))
+    assert "remote1, remote2 give localhost" in refusal["msg"] and "remote3" not in refusal["msg"]
+    assert "S3cret" not in repr(run)
+    assert all(stats["unreachable"] == 0 for stats in run.stats.values())
