@@ -1,8 +1,10 @@
 """Morning checks across 1, 5, 10 and 20 app servers of the lab (real SSH hosts), with Ansible's stock
 settings against tuned ones (forks, pipelining, long-lived SSH multiplexing), and tuned with the network checks
-run from the control node (daily_operations_check_from=controller), in the same run.
+run from the control node (daily_operations_check_from=controller; the disks then go through the disk_usage
+action, no module run on the hosts), and a play of one ansible.builtin.ping per host for reference, in the
+same run.
 
-Target: 20 hosts in no more than 4x the wall time of one host (tuned settings)."""
+Target: 20 hosts in no more than 4x the wall time of one host."""
 import json
 import os
 import subprocess
@@ -21,7 +23,7 @@ STOCK = {"ANSIBLE_FORKS": "5", "ANSIBLE_PIPELINING": "0",  # Ansible's own defau
          "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s"}
 TUNED = {"ANSIBLE_FORKS": "25", "ANSIBLE_PIPELINING": "1",
          "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=30m"}
-# label: (environment, where the network checks run; None: the floor, bench/playbooks/ping.yml)
+# label: (environment, where the network checks run; None: bench/playbooks/ping.yml for reference)
 SETTINGS = {
     "stock": (STOCK, "host"),
     "tuned": (TUNED, "host"),

@@ -279,20 +279,29 @@ def used_percent(stat):
 
 
 def check_disk(path, max_used_percent):
-    name = 'disk:%s' % path
     try:
         stat = os.statvfs(path)
     except FileNotFoundError:
-        return check_result(name, FAILED, threshold=max_used_percent,
-                            message='%s does not exist: mount or create it, or fix disk_paths' % path)
+        return disk_missing(path, max_used_percent)
     except OSError as exc:
-        return check_result(name, FAILED, threshold=max_used_percent,
+        return check_result('disk:%s' % path, FAILED, threshold=max_used_percent,
                             message='cannot stat filesystem of %s: %s' % (path, exc.strerror or exc))
-    pct = round(used_percent(stat), 1)
-    free_gib = stat.f_bavail * stat.f_frsize / GIB
-    size_gib = stat.f_blocks * stat.f_frsize / GIB
-    described = '%s is %s%% used (%s GiB free of %s GiB)' % (path, _num(pct, 1), _num(free_gib, 1),
-                                                             _num(size_gib, 1))
+    return disk_verdict(path, max_used_percent, used=(stat.f_blocks - stat.f_bfree) * stat.f_frsize,
+                        available=stat.f_bavail * stat.f_frsize, size=stat.f_blocks * stat.f_frsize)
+
+
+def disk_missing(path, max_used_percent):
+    return check_result('disk:%s' % path, FAILED, threshold=max_used_percent,
+                        message='%s does not exist: mount or create it, or fix disk_paths' % path)
+
+
+def disk_verdict(path, max_used_percent, used, available, size):
+    """The disk check of path from its filesystem's used, available (to unprivileged users) and total bytes,
+    whether they come from statvfs (health_check) or from df -P (the disk_usage action)."""
+    name = 'disk:%s' % path
+    pct = round(100.0 * used / (used + available), 1) if used + available else 0.0
+    described = '%s is %s%% used (%s GiB free of %s GiB)' % (path, _num(pct, 1), _num(available / GIB, 1),
+                                                             _num(size / GIB, 1))
     if pct > max_used_percent:
         return check_result(name, FAILED, value=pct, threshold=max_used_percent,
                             message='%s, above %s%%; free space (old logs, backups beyond retention)'
