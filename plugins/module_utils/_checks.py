@@ -271,11 +271,13 @@ def normalize_disk_paths(items, default_max):
 
 def used_percent(stat):
     """Used space as df shows it: used / (used + available to unprivileged users)."""
-    used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
-    avail = stat.f_bavail * stat.f_frsize
-    if used + avail == 0:
+    return percent_used((stat.f_blocks - stat.f_bfree) * stat.f_frsize, stat.f_bavail * stat.f_frsize)
+
+
+def percent_used(used, available):
+    if used + available == 0:
         return 0.0
-    return 100.0 * used / (used + avail)
+    return 100.0 * used / (used + available)
 
 
 def check_disk(path, max_used_percent):
@@ -299,7 +301,7 @@ def disk_verdict(path, max_used_percent, used, available, size):
     """The disk check of path from its filesystem's used, available (to unprivileged users) and total bytes,
     whether they come from statvfs (health_check) or from df -P (the disk_usage action)."""
     name = 'disk:%s' % path
-    pct = round(100.0 * used / (used + available), 1) if used + available else 0.0
+    pct = round(percent_used(used, available), 1)
     described = '%s is %s%% used (%s GiB free of %s GiB)' % (path, _num(pct, 1), _num(available / GIB, 1),
                                                              _num(size / GIB, 1))
     if pct > max_used_percent:

@@ -190,13 +190,14 @@ class SqliteSide(object):
             start = max(bucket * size, lo_bound)
             end = min((bucket + 1) * size, hi_bound)
             row = self.conn.execute(self._bucket_sql, (start, end)).fetchone()
+            if end >= hi_bound:
+                nxt = None
+            elif row[0]:
+                nxt = end  # dense keys: the next bucket is usually not empty, so read it without a search
+            else:
+                nxt = self.conn.execute(self._next_sql, (end, hi_bound)).fetchone()[0]
             if row[0]:
                 result[bucket] = _normalise(row, self._concat, True)
-            if end >= hi_bound:
-                break
-            # Dense keys: the next bucket is usually not empty, so try it before searching for the next key.
-            nxt = end if self.conn.execute(self._next_sql, (end, min(end + size, hi_bound))).fetchone()[0] \
-                is not None else self.conn.execute(self._next_sql, (end, hi_bound)).fetchone()[0]
         return result
 
     def rows(self, lo, hi):

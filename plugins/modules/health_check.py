@@ -375,7 +375,8 @@ def run_targets(module, disk_paths):
         return runner.run()
 
     if targets:
-        require_libraries(module, make_runner(params, None, any(t['redis_url'] for t in targets), disk_paths))
+        any_redis = next((t['redis_url'] for t in targets if t['redis_url']), None)
+        require_libraries(module, make_runner(params, None, any_redis, disk_paths))
         with ThreadPoolExecutor(max_workers=min(len(targets), MAX_CONCURRENT_TARGETS)) as executor:
             all_results = list(executor.map(check, targets))
     else:
