@@ -85,9 +85,9 @@ class TableSpec(object):
 
 
 def sqlite_tables(conn):
-    """User tables of the SQLite database, in creation order."""
+    """User tables of the SQLite database, in creation order (not change tracking's own, _ie_parity_*)."""
     rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                        "ORDER BY rowid").fetchall()
+                        "AND substr(name, 1, 10) <> '_ie_parity' ORDER BY rowid").fetchall()
     return [row[0] for row in rows]
 
 
@@ -204,12 +204,15 @@ class SqliteSide(object):
         return dict((row[0], tuple(row)) for row in self.conn.execute(self._rows_sql, (lo, hi)))
 
     def rows_by_ids(self, ids, batch=500):
-        ids = list(ids)
+        ids = sorted(ids)
         for start in range(0, len(ids), batch):
             part = ids[start:start + batch]
             sql = self._by_ids_sql % ', '.join('?' * len(part))
             for row in self.conn.execute(sql, part):
                 yield tuple(row)
+
+    def count(self):
+        return self.conn.execute('SELECT count(*) FROM %s' % qi(self.spec.name)).fetchone()[0]
 
 
 class PostgresSide(object):
@@ -259,6 +262,16 @@ class PostgresSide(object):
             self.column_list, self.table, self.pk, self.pk), (lo, hi), action='reading %s' % self.table)
         return dict((row[self.spec.pk], tuple(row[c] for c in self.spec.columns)) for row in rows)
 
+    def rows_by_ids(self, ids, batch=10000):
+        ids = sorted(ids)
+        for start in range(0, len(ids), batch):
+            for row in self.pg.query_rows('SELECT %s FROM %s WHERE %s = ANY(%%s)' % (self.column_list, self.table, self.pk),
+                                          (ids[start:start + batch],), action='reading %s' % self.table):
+                yield tuple(row)
+
+    def count(self):
+        return self.pg.query_rows('SELECT count(*) FROM %s' % self.table, action='counting %s' % self.table)[0][0]
+
 
 def _same(a, b):
     """Real values compared: floats exactly, everything else by equality (memoryview/bytes alike)."""
@@ -280,6 +293,8 @@ def _same(a, b):
 class TableDiff(object):
     def __init__(self, name):
         self.name = name
+        self.method = 'full'
+        self.keys_checked = 0
         self.sqlite_rows = 0
         self.postgres_rows = 0
         self.chunks = 0
@@ -340,17 +355,40 @@ def compare_table(sqlite_side, pg_side, chunk_size=DEFAULT_CHUNK_SIZE, fanout=DE
                 descend(b_lo, b_hi, max(size // fanout, 1), False)
 
     def compare_rows(lo, hi):
-        mine = sqlite_side.rows(lo, hi)
-        other = pg_side.rows(lo, hi)
-        for key in sorted(set(mine) | set(other)):
-            if key not in other:
-                diff.missing.append(key)
-            elif key not in mine:
-                diff.extra.append(key)
-            elif not _same(mine[key], other[key]):
-                diff.changed.append(key)
+        _classify(diff, sqlite_side.rows(lo, hi), pg_side.rows(lo, hi))
 
     descend(None, None, chunk_size, True)
+    return diff
+
+
+def _classify(diff, mine, other):
+    for key in sorted(set(mine) | set(other)):
+        if key not in other:
+            diff.missing.append(key)
+        elif key not in mine:
+            diff.extra.append(key)
+        elif not _same(mine[key], other[key]):
+            diff.changed.append(key)
+
+
+def compare_keys(sqlite_side, pg_side, keys):
+    """Compare only the rows of `keys` (the keys change tracking marked), plus both row counts.
+
+    Returns None when the counts differ by more than the marked keys explain: an unmarked row is missing on
+    one side, so the caller compares the whole table."""
+    diff = TableDiff(sqlite_side.spec.name)
+    diff.method = 'incremental'
+    diff.keys_checked = len(keys)
+
+    def read(side):
+        return side.count(), dict((row[0], row) for row in side.rows_by_ids(keys))
+
+    (diff.sqlite_rows, mine), (diff.postgres_rows, other) = _parallel(lambda: read(sqlite_side),
+                                                                      lambda: read(pg_side))
+    diff.queries = 1
+    if diff.sqlite_rows - len(mine) != diff.postgres_rows - len(other):
+        return None
+    _classify(diff, mine, other)
     return diff
 
 

@@ -28,6 +28,10 @@ description:
     C(INSERT ... ON CONFLICT DO UPDATE), in one transaction per table, so a second run finds nothing to do.
     Rows only PostgreSQL has are deleted only with O(delete_extra=true).
   - With O(check_metrics=true), also reads C(db_dual_write_errors_total) from the service's C(/metrics).
+  - With O(change_tracking=present), triggers in both databases record the key of every row written, and
+    later runs compare only the rows written since the previous run (plus both row counts), instead of every
+    row. The first run after installing, and any run after a restore, TRUNCATE, schema change or disabled
+    trigger, compares whole tables. See O(change_tracking).
   - The SQLite side is read in one read transaction (one consistent snapshot, while the service keeps
     writing); PostgreSQL in one C(REPEATABLE READ) transaction. Rows the service commits during the comparison
     can show up as differences; run it again, or in a quiet window, to confirm.
@@ -87,12 +91,37 @@ options:
     description: Fail when differences remain (after syncing, when O(sync=true)).
     type: bool
     default: false
+  change_tracking:
+    description:
+      - V(ignore) compares whole tables and leaves any change tracking as it is.
+      - V(present) installs, when missing, change tracking on the compared tables (one table C(_ie_parity_changes)
+        and C(_ie_parity_state) and three triggers per table in SQLite; the same tables, two functions and two
+        triggers per table in the PostgreSQL O(schema)); it removes tracking from tables no longer compared.
+        Each written row then costs one more upsert in each database. A run compares the rows whose keys were
+        marked since the previous run, and both row counts; keys found equal are unmarked, keys found
+        different stay marked. Whole tables are compared when the two databases do not hold the same checkpoint
+        (first run, restore of either database from a backup, TRUNCATE in PostgreSQL, column changes), when
+        the row counts differ by more than the marked rows explain, and with O(full_check=true).
+      - V(absent) removes change tracking from both databases, then compares whole tables.
+      - Writes made with triggers switched off (C(session_replication_role = replica),
+        C(ALTER TABLE ... DISABLE TRIGGER)) are not tracked; schedule a O(full_check=true) run after such work.
+    type: str
+    choices: [ignore, present, absent]
+    default: ignore
+  full_check:
+    description:
+      - With O(change_tracking=present), compare whole tables this run even when the checkpoint allows an
+        incremental run (a weekly full check beside daily incremental ones, say).
+    type: bool
+    default: false
 requirements:
   - psycopg2 on the managed host.
   - prometheus-client on the managed host, only with O(check_metrics=true).
 notes:
-  - REAL (double precision) values are checksummed with 15 significant digits, as SQLite itself renders them;
-    rows are then compared with their exact values, so a rendering difference is never reported as a change.
+  - REAL (double precision) values are summarised exactly to 2^-52, then rows that differ are compared with
+    their exact values, so a rendering difference is never reported as a change.
+  - Storing the checkpoint and unmarking the keys found equal, with O(change_tracking=present), is bookkeeping
+    and not reported as a change; installing or removing tracking is. Check mode writes neither.
 '''
 
 EXAMPLES = r'''
@@ -113,6 +142,13 @@ EXAMPLES = r'''
     tables: [item_master, inventory_counts, inventory_count_items, processed_invoices]
     sync: true
     fail_on_difference: true
+
+- name: Daily parity that reads only the rows written since yesterday's run
+  inventory_enterprise.ops.dual_write_parity:
+    sqlite_path: /opt/inventory-enterprise/data/enterprise_inventory.db
+    dsn: "{{ service_postgres_dsn }}"
+    change_tracking: present
+    full_check: "{{ ansible_date_time.weekday == 'Sunday' }}"
 '''
 
 RETURN = r'''
@@ -150,6 +186,12 @@ tables:
     in_sync:
       description: Whether the table matched (before any sync).
       type: bool
+    method:
+      description: V(full) (every row, through range summaries) or V(incremental) (only the marked keys).
+      type: str
+    keys_checked:
+      description: Keys compared row by row in an incremental run (0 in a full one).
+      type: int
     synced:
       description: Rows C(upserted) and C(deleted) in PostgreSQL (predicted in check mode).
       type: dict
@@ -166,6 +208,25 @@ remaining_differences:
     O(delete_extra)).
   returned: always
   type: int
+tracking:
+  description: What change tracking did.
+  returned: always
+  type: dict
+  contains:
+    state:
+      description: O(change_tracking) as asked.
+      type: str
+    actions:
+      description: Triggers, functions and tables created or dropped (to be, in check mode).
+      type: list
+      elements: str
+    method:
+      description: V(incremental) when the tables were compared from the marked keys, V(full) otherwise.
+      type: str
+    reason:
+      description: Why whole tables were compared with O(change_tracking=present); null otherwise.
+      type: str
+  sample: {"state": "present", "actions": [], "method": "incremental", "reason": null}
 dual_write_errors:
   description: Value of C(db_dual_write_errors_total), null when not read or not exposed.
   returned: always
@@ -183,6 +244,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_tracking as track
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiClient,
@@ -218,6 +280,8 @@ def argument_spec():
         batch_size=dict(type='int', default=1000),
         check_metrics=dict(type='bool', default=False),
         fail_on_difference=dict(type='bool', default=False),
+        change_tracking=dict(type='str', default='ignore', choices=['ignore', 'present', 'absent']),
+        full_check=dict(type='bool', default=False),
     )
     return spec
 
@@ -243,6 +307,7 @@ def bounded(ids, limit):
 def table_report(name, diff=None, error=None, limit=100):
     diff = diff or _parity.TableDiff(name)
     return dict(name=name, sqlite_rows=diff.sqlite_rows, postgres_rows=diff.postgres_rows, chunks=diff.chunks,
+                method=diff.method, keys_checked=diff.keys_checked,
                 chunks_differing=diff.chunks_differing, missing=bounded(diff.missing, limit),
                 extra=bounded(diff.extra, limit), changed=bounded(diff.changed, limit),
                 in_sync=error is None and diff.in_sync, synced=dict(upserted=0, deleted=0), error=error)
@@ -265,6 +330,152 @@ def summarize(reports, synced_rows, check_mode):
     return line
 
 
+def sqlite_writer(conn, path):
+    """write(action, statements): one IMMEDIATE transaction, retried while the service holds the lock."""
+    def write(action, statements):
+        def attempt():
+            conn.execute('BEGIN IMMEDIATE')
+            try:
+                for statement in statements:
+                    if isinstance(statement, tuple):
+                        sql, args = statement
+                        (conn.executemany if isinstance(args, list) else conn.execute)(sql, args)
+                    else:
+                        conn.execute(statement)
+                conn.execute('COMMIT')
+            except Exception:
+                conn.execute('ROLLBACK')
+                raise
+        sq.with_busy_retry(action, path, attempt)
+    return write
+
+
+class Run(object):
+    """One parity run: resolve tables, set up tracking, compare in one snapshot per side, sync, bookkeeping."""
+
+    def __init__(self, module, lite, rw, pg):
+        self.module = module
+        self.params = module.params
+        self.lite = lite
+        self.pg = pg
+        self.reports = []
+        self.pairs = []  # (index in reports, ours, theirs) of the tables that resolved
+        self.diffs = {}  # index in reports -> TableDiff
+        self.errors = False
+        self.tracking = dict(state=self.params['change_tracking'], actions=[], method='full', reason=None)
+        self.track = self.tracking['state'] == 'present'
+        self.write = module.check_mode is False and rw is not None
+        self.lite_tracker = track.SqliteTracker(lite, rw, sqlite_writer(rw, self.params['sqlite_path']) if rw else None)
+        self.pg_tracker = track.PostgresTracker(pg, self.params['schema'])
+        self.marks = {}  # table -> (sqlite marks, postgres marks) read in the snapshot
+
+    def resolve(self):
+        names = self.params['tables'] or _parity.sqlite_tables(self.lite)
+        for name in names:
+            try:
+                spec = _parity.TableSpec.from_sqlite(self.lite, name)
+                theirs = _parity.PostgresSide(self.pg, spec, self.params['schema'])
+                ours = _parity.SqliteSide(self.lite, spec, theirs.kinds)
+            except _parity.ParityError as exc:
+                self.reports.append(table_report(name, error=to_native(exc)))
+                self.errors = True
+                continue
+            self.reports.append(None)  # filled in by compare()
+            self.pairs.append((len(self.reports) - 1, ours, theirs))
+
+    def set_up_tracking(self):
+        """Install or remove tracking; True when the checkpoint allows an incremental comparison."""
+        state = self.tracking['state']
+        if state == 'ignore':
+            return False
+        if state == 'absent':
+            plans = [self.lite_tracker.removal(), self.pg_tracker.removal()]
+        else:
+            track.SqliteTracker.check_version()
+            specs = [ours.spec for _i, ours, _t in self.pairs]
+            plans = [self.lite_tracker.plan(specs), self.pg_tracker.plan(specs)]
+        for _statements, actions in plans:
+            self.tracking['actions'] += actions
+        if self.write:
+            self.pg_tracker.run('changing change tracking', plans[1][0])
+            self.lite_tracker.run('changing change tracking', plans[0][0])
+        self.pg.conn.commit()
+        if state == 'absent':
+            return False
+        self.fingerprint = track.fingerprint([(ours.spec, theirs.types) for _i, ours, theirs in self.pairs])
+        if self.errors:
+            self.tracking['reason'] = 'a table could not be compared'
+        elif self.tracking['actions']:
+            self.tracking['reason'] = 'change tracking was %s this run' % (
+                'to be installed' if self.module.check_mode else 'installed')
+        elif self.params['full_check']:
+            self.tracking['reason'] = 'full_check=true'
+        else:
+            mine, theirs = self.lite_tracker.state(), self.pg_tracker.state()
+            self.pg.conn.commit()
+            if mine is None or theirs is None:
+                self.tracking['reason'] = 'no checkpoint in %s (first run, or a TRUNCATE in PostgreSQL)' % (
+                    'both databases' if mine is None and theirs is None else 'SQLite' if mine is None else 'PostgreSQL')
+            elif mine[0] != theirs[0]:
+                self.tracking['reason'] = 'the two databases hold different checkpoints (one was restored?)'
+            elif mine[1] != self.fingerprint:
+                self.tracking['reason'] = 'the compared tables or their columns changed'
+        return self.tracking['reason'] is None
+
+    def compare(self, incremental):
+        read_marks = self.track and (incremental or self.write)
+        for index, ours, theirs in self.pairs:
+            name = ours.spec.name
+            diff = None
+            if read_marks:
+                self.marks[name] = (self.lite_tracker.marks(name), self.pg_tracker.marks(name))
+            if incremental:
+                keys = set(self.marks[name][0]) | set(self.marks[name][1])
+                diff = _parity.compare_keys(ours, theirs, keys)
+                if diff is None:
+                    self.tracking['reason'] = 'row counts of %s differ by more than its marked rows explain' % name
+            if diff is None:
+                diff = _parity.compare_table(ours, theirs, chunk_size=self.params['chunk_size'])
+            self.reports[index] = table_report(name, diff, limit=self.params['max_ids'])
+            self.diffs[index] = diff
+        methods = set(diff.method for diff in self.diffs.values())
+        self.tracking['method'] = 'incremental' if methods == set(['incremental']) else 'full'
+
+    def sync(self):
+        synced_rows = 0
+        for index, ours, theirs in self.pairs:
+            diff = self.diffs[index]
+            if diff.in_sync:
+                continue
+            if self.module.check_mode:
+                upserted = len(diff.missing) + len(diff.changed)
+                deleted = len(diff.extra) if self.params['delete_extra'] else 0
+            else:
+                upserted, deleted = _parity.sync_table(ours, theirs, diff, self.params['delete_extra'],
+                                                       self.params['batch_size'])
+            self.reports[index]['synced'] = dict(upserted=upserted, deleted=deleted)
+            synced_rows += upserted + deleted
+        return synced_rows
+
+    def keep_books(self):
+        """New checkpoint in both databases first (a backup taken before it no longer matches), then unmark
+        the keys found equal; keys found different stay (or become) marked."""
+        if not (self.track and self.write) or self.errors:
+            return
+        token = track.new_token()
+        self.pg_tracker.set_state(token, self.fingerprint)
+        self.lite_tracker.set_state(token, self.fingerprint)
+        for index, ours, _theirs in self.pairs:
+            name, diff = ours.spec.name, self.diffs[index]
+            different = set(diff.missing) | set(diff.extra) | set(diff.changed)
+            mine, theirs = self.marks.get(name, ({}, {}))
+            self.lite_tracker.clear(name, dict(i for i in mine.items() if i[0] not in different))
+            self.pg_tracker.clear(name, dict(i for i in theirs.items() if i[0] not in different))
+            unmarked = different - set(mine) - set(theirs)
+            if unmarked:
+                self.pg_tracker.mark(name, unmarked)
+
+
 def run_module(module):
     params = module.params
     for name in ('chunk_size', 'max_ids', 'batch_size'):
@@ -272,6 +483,8 @@ def run_module(module):
             module.fail_json(msg='%s must be at least 1, got %s' % (name, params[name]))
     if params['delete_extra'] and not params['sync']:
         module.fail_json(msg='delete_extra needs sync=true')
+    if params['full_check'] and params['change_tracking'] != 'present':
+        module.fail_json(msg='full_check needs change_tracking=present (without tracking every run is full)')
     fail_if_missing_psycopg2(module, reason='to compare with PostgreSQL')
     if params['check_metrics']:
         fail_if_missing_prometheus_client(module, reason='to read %s (or set check_metrics=false)'
@@ -279,53 +492,41 @@ def run_module(module):
     started = time.monotonic()
     counter = read_counter(module) if params['check_metrics'] else None
 
+    rw = None
     try:
         lite = sq.connect(params['sqlite_path'], readonly=True)
+        if params['change_tracking'] != 'ignore' and not module.check_mode:
+            rw = sq.connect(params['sqlite_path'])
     except sq.SqliteMaintError as exc:
         module.fail_json(msg=to_native(exc))
     pg = PostgresConnection(params)
     try:
         pg.open()
-        pg.conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
         pg.execute('SET extra_float_digits = 3')  # floats read back exactly for the row comparison
         if pg.server_version >= 110000:
             pg.execute('SET jit = off')  # compiling the checksum expressions costs more than it saves
-        # One read transaction: every table is compared against the same SQLite snapshot.
-        lite.execute('BEGIN')
-        tables = params['tables'] or _parity.sqlite_tables(lite)
-        reports, pending = [], []
-        for name in tables:
-            try:
-                spec = _parity.TableSpec.from_sqlite(lite, name)
-                theirs = _parity.PostgresSide(pg, spec, params['schema'])
-                ours = _parity.SqliteSide(lite, spec, theirs.kinds)
-                diff = _parity.compare_table(ours, theirs, chunk_size=params['chunk_size'])
-            except _parity.ParityError as exc:
-                reports.append(table_report(name, error=to_native(exc)))
-                continue
-            reports.append(table_report(name, diff, limit=params['max_ids']))
-            if not diff.in_sync:
-                pending.append((reports[-1], ours, theirs, diff))
+        run = Run(module, lite, rw, pg)
+        run.resolve()
+        incremental = run.set_up_tracking()
         pg.conn.commit()
-
-        synced_rows = 0
-        if params['sync']:
-            pg.conn.set_session(isolation_level='READ COMMITTED', readonly=False)
-            for report, ours, theirs, diff in pending:
-                if module.check_mode:
-                    upserted = len(diff.missing) + len(diff.changed)
-                    deleted = len(diff.extra) if params['delete_extra'] else 0
-                else:
-                    upserted, deleted = _parity.sync_table(ours, theirs, diff, params['delete_extra'],
-                                                           params['batch_size'])
-                report['synced'] = dict(upserted=upserted, deleted=deleted)
-                synced_rows += upserted + deleted
-    except PostgresError as exc:
+        # One read transaction per side: every table is compared against the same snapshots.
+        pg.conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
+        lite.execute('BEGIN')
+        run.compare(incremental)
+        pg.conn.commit()
+        lite.execute('COMMIT')  # a rollback-journal database would keep writers out while this read lasts
+        pg.conn.set_session(isolation_level='READ COMMITTED', readonly=False)
+        synced_rows = run.sync() if params['sync'] else 0
+        run.keep_books()
+    except (PostgresError, track.TrackingError, sq.SqliteMaintError) as exc:
         module.fail_json(msg=to_native(exc))
     finally:
         pg.close()
         lite.close()
+        if rw is not None:
+            rw.close()
 
+    reports = run.reports
     remaining = 0
     for report in reports:
         if report['error']:
@@ -334,8 +535,9 @@ def run_module(module):
         left -= report['synced']['upserted'] + report['synced']['deleted']
         remaining += left
     errors = [r['name'] for r in reports if r['error']]
-    result = dict(changed=synced_rows > 0, tables=reports, in_sync=all(r['in_sync'] for r in reports),
-                  remaining_differences=remaining, dual_write_errors=counter,
+    result = dict(changed=synced_rows > 0 or bool(run.tracking['actions']), tables=reports,
+                  in_sync=all(r['in_sync'] for r in reports), remaining_differences=remaining,
+                  dual_write_errors=counter, tracking=run.tracking,
                   summary=summarize(reports, synced_rows, module.check_mode),
                   elapsed_seconds=round(time.monotonic() - started, 3))
     if params['fail_on_difference'] and (remaining or errors):

@@ -28,8 +28,9 @@ def postgres_schema(sqlite_path):
     statements = []
     conn = sqlite3.connect(str(sqlite_path))
     try:
-        tables = [row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+        tables = [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+            if not name.startswith("_ie_parity")]  # the ops collection's change tracking, not service data
         for table in tables:
             columns = []
             for _cid, name, decl, _notnull, _default, pk in conn.execute("PRAGMA table_info(%s)" % _qi(table)):
