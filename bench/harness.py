@@ -37,9 +37,10 @@ def compare(name, variants, repeats=5, warmup=1, baseline=None, env=None, notes=
     report = {"benchmark": name, "repeats": repeats, "results": summary, "notes": notes,
               "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if baseline:
-        ours = [label for label in variants if label != baseline][0]
-        report["ratio"] = summary[baseline]["median"] / summary[ours]["median"]
-        report["ours"], report["baseline"] = ours, baseline
+        others = [label for label in variants if label != baseline]
+        report["ratio"] = summary[baseline]["median"] / summary[others[0]]["median"]
+        report["ours"], report["baseline"] = others[0], baseline
+        report["ratios"] = {label: summary[baseline]["median"] / summary[label]["median"] for label in others}
     print_report(report)
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "a") as handle:
@@ -51,6 +52,5 @@ def print_report(report):
     print("\n%s (%d runs each)" % (report["benchmark"], report["repeats"]))
     for label, result in report["results"].items():
         print("  %-28s min %7.3fs  median %7.3fs" % (label, result["min"], result["median"]))
-    if "ratio" in report:
-        print("  %s is %.2fx faster than %s (median wall time)" % (
-            report["ours"], report["ratio"], report["baseline"]))
+    for label, ratio in report.get("ratios", {}).items():
+        print("  %s is %.2fx faster than %s (median wall time)" % (label, ratio, report["baseline"]))
