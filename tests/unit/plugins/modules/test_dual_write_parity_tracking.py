@@ -187,6 +187,19 @@ def test_writes_no_trigger_saw_are_found_by_the_row_counts_and_disabled_triggers
     assert run(dbs, capsys)["changed"] is False
 
 
+def test_a_run_after_writes_to_most_of_a_table_compares_it_whole(dbs, capsys):
+    _path, _dsn, pg, _lite = dbs
+    baseline(dbs, capsys)
+    pg_do(pg, "UPDATE processed_invoices SET amount = amount WHERE id <= 1100",
+          "UPDATE processed_invoices SET vendor = 'x' WHERE id = 2999")
+    result = run(dbs, capsys)
+    assert "1101 keys of processed_invoices" in result["tracking"]["reason"]
+    assert table(result)["method"] == "full" and table(result, "item_master")["method"] == "incremental"
+    assert found(result) == dict(changed=[2999])
+    again = run(dbs, capsys)  # the full run unmarked the equal rows
+    assert again["tracking"]["method"] == "incremental" and table(again)["keys_checked"] == 1
+
+
 def test_clearing_keeps_a_mark_written_after_the_snapshot(tmp_path):
     path = str(tmp_path / "db.sqlite")
     conn = sqlite3.connect(path, isolation_level=None)
