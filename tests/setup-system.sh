@@ -42,7 +42,12 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ie_test') THEN
     CREATE ROLE ie_test LOGIN CREATEDB PASSWORD 'ie_test';
   END IF;
+  -- A second user the tests switch to (SET ROLE): the service writing as another user than the ops one.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ie_test_writer') THEN
+    CREATE ROLE ie_test_writer NOLOGIN;
+  END IF;
 END
 $$;
+GRANT ie_test_writer TO ie_test;
 SQL
 echo "setup-system: ready (redis-server $(redis-server --version | awk '{print $3}'), $(psql --version))"

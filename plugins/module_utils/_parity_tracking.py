@@ -11,8 +11,8 @@
 
 Why: a full parity check reads every row of both databases, and that reading is its cost (about 2.4 s per
 million rows on two cores). With tracking, triggers in both databases record the primary key of every row
-inserted, updated or deleted (one upsert into _ie_parity_changes per written row, with a generation counter),
-and a check reads only the rows of the keys recorded since the last check.
+inserted, updated or deleted in _ie_parity_changes (one more row write per written row, with a generation
+counter), and a check reads only the rows of the keys recorded since the last check.
 
 The invariant that makes this sound: every key whose row differs between the databases is marked on at least
 one side. A check clears a mark only for a key it found equal, and only if the mark's generation is still the
@@ -35,7 +35,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-import sqlite3
 import uuid
 
 PREFIX = '_ie_parity'
@@ -45,12 +44,10 @@ PG_TRIGGER = '_ie_parity_track'
 PG_TRUNCATE_TRIGGER = '_ie_parity_truncate'
 PG_MARK = '_ie_parity_mark'
 PG_FORGET = '_ie_parity_forget'
-SQLITE_MIN_VERSION = (3, 24, 0)  # UPSERT
 PG_BATCH = 10000
-
-
-class TrackingError(Exception):
-    """Tracking could not be installed, read or removed; the message says where and what to do."""
+# The triggers run as the service's database user, which may not be the one installing them: the functions
+# write the bookkeeping tables with their owner's rights, with a search_path nobody else can plant objects in.
+DEFINER = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp'
 
 
 def qi(name):
@@ -87,23 +84,17 @@ class SqliteTracker(object):
         self.write = write
 
     @staticmethod
-    def check_version():
-        if sqlite3.sqlite_version_info < SQLITE_MIN_VERSION:
-            raise TrackingError('change tracking needs SQLite %s or newer for its triggers (UPSERT); this host has %s;'
-                                ' use change_tracking=ignore' % ('.'.join(map(str, SQLITE_MIN_VERSION)),
-                                                                 sqlite3.sqlite_version))
-
-    @staticmethod
     def triggers(spec):
         """{trigger name: CREATE TRIGGER statement} for one table, exactly as sqlite_master stores it."""
         table, pk = qi(spec.name), qi(spec.pk)
 
+        # Two plain statements rather than an UPSERT: the triggers run inside the service's own connections,
+        # whose SQLite library may be older than the one on this host.
         def mark(ref, where=''):
-            source = "VALUES (%s, %s.%s, 1)" % (ql(spec.name), ref, pk)
-            if where:
-                source = 'SELECT %s, %s.%s, 1 WHERE %s' % (ql(spec.name), ref, pk, where)
-            return ('INSERT INTO %s (table_name, row_key, gen) %s ON CONFLICT (table_name, row_key) '
-                    'DO UPDATE SET gen = gen + 1;' % (CHANGES, source))
+            cond = ' AND %s' % where if where else ''
+            return ('INSERT OR IGNORE INTO %s (table_name, row_key, gen) SELECT %s, %s.%s, 0 WHERE 1%s; '
+                    'UPDATE %s SET gen = gen + 1 WHERE table_name = %s AND row_key = %s.%s%s;'
+                    % (CHANGES, ql(spec.name), ref, pk, cond, CHANGES, ql(spec.name), ref, pk, cond))
 
         name = PREFIX + '_' + spec.name
         return {
@@ -194,7 +185,7 @@ class PostgresTracker(object):
         mark = ('INSERT INTO %s.%s AS c (table_name, row_key, gen) VALUES (TG_TABLE_NAME, %%s, 1) '
                 'ON CONFLICT (table_name, row_key) DO UPDATE SET gen = c.gen + 1;' % (s, CHANGES))
         return [
-            'CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $ie$\n'
+            'CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql %s AS $ie$\n'
             'DECLARE old_key bigint; new_key bigint;\n'
             'BEGIN\n'
             "  IF TG_OP <> 'INSERT' THEN\n"
@@ -208,9 +199,9 @@ class PostgresTracker(object):
             '    END IF;\n'
             '  END IF;\n'
             '  RETURN NULL;\n'
-            'END $ie$' % (s, PG_MARK, mark.replace('%s', 'old_key'), mark.replace('%s', 'new_key')),
-            'CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql AS $ie$\n'
-            'BEGIN DELETE FROM %s.%s; RETURN NULL; END $ie$' % (s, PG_FORGET, s, STATE),
+            'END $ie$' % (s, PG_MARK, DEFINER, mark.replace('%s', 'old_key'), mark.replace('%s', 'new_key')),
+            'CREATE OR REPLACE FUNCTION %s.%s() RETURNS trigger LANGUAGE plpgsql %s AS $ie$\n'
+            'BEGIN DELETE FROM %s.%s; RETURN NULL; END $ie$' % (s, PG_FORGET, DEFINER, s, STATE),
         ]
 
     def _tables(self):

@@ -396,7 +396,6 @@ class Run(object):
         if state == 'absent':
             plans = [self.lite_tracker.removal(), self.pg_tracker.removal()]
         else:
-            track.SqliteTracker.check_version()
             specs = [ours.spec for _i, ours, _t in self.pairs]
             plans = [self.lite_tracker.plan(specs), self.pg_tracker.plan(specs)]
         for _statements, actions in plans:
@@ -528,7 +527,7 @@ def run_module(module):
         pg.conn.set_session(isolation_level='READ COMMITTED', readonly=False)
         synced_rows = run.sync() if params['sync'] else 0
         run.keep_books()
-    except (PostgresError, track.TrackingError, sq.SqliteMaintError) as exc:
+    except (PostgresError, sq.SqliteMaintError) as exc:
         module.fail_json(msg=to_native(exc))
     finally:
         pg.close()

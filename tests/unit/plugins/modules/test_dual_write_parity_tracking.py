@@ -200,6 +200,19 @@ def test_a_run_after_writes_to_most_of_a_table_compares_it_whole(dbs, capsys):
     assert again["tracking"]["method"] == "incremental" and table(again)["keys_checked"] == 1
 
 
+def test_the_service_writing_as_another_database_user_is_tracked(dbs, capsys):
+    _path, _dsn, pg, lite = dbs
+    baseline(dbs, capsys)
+    # The writer may write the service's tables, not the tracking tables: the trigger functions write those.
+    pg_do(pg, "GRANT INSERT, UPDATE, DELETE, SELECT ON processed_invoices TO ie_test_writer")
+    pg_do(pg, "SET ROLE ie_test_writer", "UPDATE processed_invoices SET amount = 0 WHERE id = 8",
+          "DELETE FROM processed_invoices WHERE id = 9", "RESET ROLE")
+    lite.execute("UPDATE processed_invoices SET amount = 0 WHERE id = 8")
+    result = run(dbs, capsys)
+    assert result["tracking"]["method"] == "incremental" and found(result) == dict(missing=[9])
+    assert table(result)["keys_checked"] == 2
+
+
 def test_clearing_keeps_a_mark_written_after_the_snapshot(tmp_path):
     path = str(tmp_path / "db.sqlite")
     conn = sqlite3.connect(path, isolation_level=None)
