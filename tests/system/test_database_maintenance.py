@@ -3,6 +3,7 @@ service with dual-write to a scratch PostgreSQL database, under write load.
 
 Run: cd /work/main && make wheel && .venv/bin/python -m pytest tests/system/test_database_*.py -q
 """
+import contextlib
 import os
 import re
 import sqlite3
@@ -98,6 +99,24 @@ def wait_for_pg_statistics(dep, tables, timeout=30):
 def errors_total(dep):
     text = requests.get(dep.url + "/metrics", timeout=10).text
     return float(re.search(r"^db_dual_write_errors_total (\S+)$", text, re.M).group(1))
+
+
+@contextlib.contextmanager
+def postgres_outage(dep):
+    """The mirror database refuses connections, and the service's open one is cut, while the block runs."""
+    dbname = re.search(r"dbname=(\S+)", dep.pg).group(1)
+    admin = psycopg2.connect(dep.pg.replace("dbname=" + dbname, "dbname=postgres"))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % dbname)
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                        "AND application_name = 'inventory-service'", (dbname,))
+        yield
+    finally:
+        with admin.cursor() as cur:
+            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % dbname)
+        admin.close()
 
 
 def parity(dep, **extra):
@@ -196,19 +215,8 @@ def test_parity_finds_exactly_the_rows_altered_in_postgres_and_sync_repairs_them
 def test_postgres_outage_during_dual_write_is_counted_and_repaired_by_sync(dual):
     parity(dual, database_parity_sync=True, database_parity_delete_extra=True)
     errors_before = errors_total(dual)
-    dbname = re.search(r"dbname=(\S+)", dual.pg).group(1)
-    admin = psycopg2.connect(dual.pg.replace("dbname=" + dbname, "dbname=postgres"))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % dbname)
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                        "AND application_name = 'inventory-service'", (dbname,))
+    with postgres_outage(dual):
         lost = [post_count(dual, 1000 + n) for n in range(3)]
-    finally:
-        with admin.cursor() as cur:
-            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % dbname)
-        admin.close()
     assert errors_total(dual) == errors_before + 3
 
     _run, result, tables = parity(dual)
@@ -238,19 +246,8 @@ def test_change_tracking_under_service_writes_finds_an_outage_by_the_written_row
     assert tables["inventory_counts"]["sqlite_rows"] == lite(dual, "SELECT count(*) FROM inventory_counts")[0][0]
     assert pg(dual, "SELECT count(*) FROM inventory_counts WHERE id = ANY(%s)", (written,)) == [(4,)]
 
-    dbname = re.search(r"dbname=(\S+)", dual.pg).group(1)
-    admin = psycopg2.connect(dual.pg.replace("dbname=" + dbname, "dbname=postgres"))
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS false' % dbname)
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                        "AND application_name = 'inventory-service'", (dbname,))
+    with postgres_outage(dual):
         lost = [post_count(dual, 3000 + n) for n in range(2)]
-    finally:
-        with admin.cursor() as cur:
-            cur.execute('ALTER DATABASE "%s" ALLOW_CONNECTIONS true' % dbname)
-        admin.close()
     # The mirror waits 5 s after a failed connect, so a write right after the outage may be lost too.
     lost.append(post_count(dual, 3100))
     mirrored = [r[0] for r in pg(dual, "SELECT id FROM inventory_counts WHERE id = ANY(%s)", (lost,))]
