@@ -4,8 +4,10 @@ Tests never share the machine's Redis on 6379: each gets its own instance on a f
 port, so a test can stop it to prove how the code behaves when Redis is down.
 """
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,6 +31,16 @@ def wait_for_port(host, port, timeout=15.0):
     raise TimeoutError("nothing listening on %s:%s after %ss" % (host, port, timeout))
 
 
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test process dies. ansible-test runs unit tests in forked
+    processes that end with os._exit, so fixture teardown never runs there; without this every such process
+    would leave its redis-server behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, Linux only
+    except (AttributeError, OSError):
+        pass
+
+
 class RedisServer:
     """A throw-away redis-server bound to 127.0.0.1 on a free port, persisting nothing."""
 
@@ -48,7 +60,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         wait_for_port("127.0.0.1", self.port)
         return self
 
