@@ -219,7 +219,7 @@ def _write_tables(tracked):
     pg.conn.commit()
     if tracked:
         spec = _parity.TableSpec.from_sqlite(lite, "processed_invoices")
-        lite_tracker = track.SqliteTracker(lite, lite, sqlite_writer(lite, path))
+        lite_tracker = track.SqliteTracker(lite, sqlite_writer(lite, path))
         lite_tracker.run("install", lite_tracker.plan([spec])[0])
         pg_tracker = track.PostgresTracker(pg, schema)
         pg_tracker.run("install", pg_tracker.plan([spec])[0])

@@ -58,10 +58,6 @@ def ql(text):
     return "'%s'" % text.replace("'", "''")
 
 
-def is_bookkeeping(name):
-    return name.startswith(PREFIX)
-
-
 def new_token():
     return uuid.uuid4().hex
 
@@ -75,12 +71,11 @@ def fingerprint(pairs):
 
 
 class SqliteTracker(object):
-    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection `ro`;
-    writes use `rw` (None in check mode) through `write`, which retries a busy database."""
+    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection `ro`; writes
+    go through `write(action, statements)` (None in check mode), one transaction that retries a busy database."""
 
-    def __init__(self, ro, rw, write):
+    def __init__(self, ro, write):
         self.ro = ro
-        self.rw = rw
         self.write = write
 
     @staticmethod

@@ -370,7 +370,7 @@ class Run(object):
         self.tracking = dict(state=self.params['change_tracking'], actions=[], method='full', reason=None)
         self.track = self.tracking['state'] == 'present'
         self.write = module.check_mode is False and rw is not None
-        self.lite_tracker = track.SqliteTracker(lite, rw, sqlite_writer(rw, self.params['sqlite_path']) if rw else None)
+        self.lite_tracker = track.SqliteTracker(lite, sqlite_writer(rw, self.params['sqlite_path']) if rw else None)
         self.pg_tracker = track.PostgresTracker(pg, self.params['schema'])
         self.marks = {}  # table -> (sqlite marks, postgres marks) read in the snapshot
 

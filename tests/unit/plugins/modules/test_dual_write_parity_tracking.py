@@ -219,7 +219,7 @@ def test_clearing_keeps_a_mark_written_after_the_snapshot(tmp_path):
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
     from ansible_collections.inventory_enterprise.ops.plugins.module_utils._parity import TableSpec
     spec = TableSpec.from_sqlite(conn, "t")
-    tracker = track.SqliteTracker(conn, conn, dual_write_parity.sqlite_writer(conn, path))
+    tracker = track.SqliteTracker(conn, dual_write_parity.sqlite_writer(conn, path))
     statements, actions = tracker.plan([spec])
     tracker.run("install", statements)
     assert len(actions) == 4 and tracker.plan([spec]) == ([], [])
