@@ -410,8 +410,8 @@ class Run(object):
         if self.errors:
             self.tracking['reason'] = 'a table could not be compared'
         elif self.tracking['actions']:
-            self.tracking['reason'] = 'change tracking was %s this run' % (
-                'to be installed' if self.module.check_mode else 'installed')
+            self.tracking['reason'] = ('change tracking would be installed by this run (check mode)'
+                                       if self.module.check_mode else 'change tracking was installed this run')
         elif self.params['full_check']:
             self.tracking['reason'] = 'full_check=true'
         else:

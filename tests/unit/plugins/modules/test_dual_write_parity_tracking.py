@@ -97,6 +97,25 @@ def baseline(dbs, capsys):
     return second
 
 
+def test_check_mode_predicts_the_install_and_writes_nothing(dbs, capsys):
+    path, _dsn, pg, _lite = dbs
+    predicted = run(dbs, capsys, check_mode=True)
+    assert predicted["changed"] is True and predicted["tracking"]["method"] == "full"
+    assert "would be installed" in predicted["tracking"]["reason"]
+    # SQLite: the two tables, 3 triggers per table; PostgreSQL: the two tables, 2 triggers per table, the functions.
+    assert len(predicted["tracking"]["actions"]) == 1 + 6 + 1 + 4 + 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%parity%'").fetchall() == []
+    conn.close()
+    with pg, pg.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_trigger WHERE tgname LIKE '_ie_parity%'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT to_regclass('_ie_parity_changes')")
+        assert cur.fetchone() == (None,)
+    installed = run(dbs, capsys)
+    assert installed["changed"] is True and installed["tracking"]["actions"] == predicted["tracking"]["actions"]
+
+
 def test_incremental_runs_read_only_written_rows_and_find_every_difference(dbs, capsys):
     path, _dsn, pg, lite = dbs
     second = baseline(dbs, capsys)
