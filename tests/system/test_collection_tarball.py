@@ -93,9 +93,11 @@ def leave_suite_behind(checkout, secret, lab_values):
     write(os.path.join(checkout, "reference", "build", "lib", "inventory_service", "__init__.py"), "")
     write(os.path.join(checkout, "plugins", "modules", "__pycache__", "backup.cpython-311.pyc"), os.urandom(512))
     write(os.path.join(checkout, "playbooks", "site.retry"), "localhost\n")
+    # Tool caches inside the collection's own directories, with names the allow-list's patterns match.
     write(os.path.join(checkout, "roles", "service", ".ansible", "tmp", "vars.yml"), "jwt: %s\n" % secret["jwt"])
     write(os.path.join(checkout, "plugins", "modules", ".backup.py.swp.py"), "")
-    write(os.path.join(checkout, "roles", "backup", "tasks", ".cache", "v1", "restore.yml"), "jwt: %s\n" % secret["jwt"])
+    write(os.path.join(checkout, "roles", "backup", "tasks", ".cache", "v1", "restore.yml"),
+          "jwt: %s\n" % secret["jwt"])
     write(os.path.join(checkout, "inventories", "lab", "hosts.yml"),
           "all:\n  vars:\n    ansible_password: %s\n" % lab_values[0])
 
