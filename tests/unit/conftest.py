@@ -38,7 +38,7 @@ def dead_url():
 def redis_server():
     """A private redis-server on a free port (never the machine's 6379)."""
     if not shutil.which('redis-server'):
-        pytest.skip('redis-server is not installed')
+        pytest.fail('redis-server is not installed: tests/setup-system.sh installs it')
     from ansible_collections.inventory_enterprise.ops.tests.support.servers import RedisServer
     server = RedisServer().start()
     yield server

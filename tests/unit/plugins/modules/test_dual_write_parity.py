@@ -17,14 +17,13 @@ import json
 import math
 import sqlite3
 
+import psycopg2
 import pytest
+from psycopg2.extras import execute_values
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import dual_write_parity
-
-psycopg2 = pytest.importorskip("psycopg2")
-from psycopg2.extras import execute_values  # noqa: E402  pylint: disable=wrong-import-position
 
 ROWS = 2500
 # Values chosen to trip naive text comparisons: float rendering, NULLs, quotes, unicode, newlines.

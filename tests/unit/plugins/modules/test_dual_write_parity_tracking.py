@@ -18,15 +18,14 @@ __metaclass__ = type
 
 import sqlite3
 
+import psycopg2
 import pytest
+from psycopg2.extras import execute_values
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import dual_write_parity
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_tracking as track
-
-psycopg2 = pytest.importorskip("psycopg2")
-from psycopg2.extras import execute_values  # noqa: E402  pylint: disable=wrong-import-position
 
 ROWS = 3000
 
