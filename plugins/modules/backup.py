@@ -271,7 +271,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
 
 
@@ -410,11 +410,19 @@ def run_module(module):
     if params['method'] == 'api' and params['state'] == 'present':
         run_api(module, result)
 
-    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
-                                   database_path=params['database_path'],
-                                   transaction_log_path=params['transaction_log_path'],
-                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                   backup_dir=params['dest'])
+    # Verifying or pruning a named directory takes nothing from the .env: on a backup server there is none,
+    # or one this user may not read.
+    read_env = params['state'] == 'present' or not (params['dest'] or (params['state'] == 'verified'
+                                                                       and params['path']))
+    try:
+        paths = _archive.service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
+                                       database_path=params['database_path'],
+                                       transaction_log_path=params['transaction_log_path'],
+                                       config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                       backup_dir=params['dest'])
+    except _envfile.EnvFileError as exc:
+        module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
+                         % exc, **result)
     dest = paths['backup_dir']
     scratch = params['scratch_dir']
     result['dest'] = dest

@@ -178,7 +178,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile, _sqlite
 
 COMPONENT_MEMBERS = dict(database=['database.db'], transaction_log=['transaction_log.jsonl'],
                          config=['.env', 'config/'], models=['models/'])
@@ -498,10 +498,9 @@ def run_restore(module, paths):
 
 def run_rollback(module, paths):
     params = module.params
-    db_dir = os.path.dirname(paths['database_path'])
-    safety_dir = params['safety_dir'] or os.path.join(db_dir, '.restore-safety')
     safety = params['safety_copy']
     if not safety:
+        safety_dir = params['safety_dir'] or os.path.join(os.path.dirname(paths['database_path']), '.restore-safety')
         try:
             names = sorted(n for n in os.listdir(safety_dir) if os.path.isfile(os.path.join(safety_dir, n,
                                                                                             'safety.json')))
@@ -533,11 +532,20 @@ def run_rollback(module, paths):
 
 def run_module(module):
     params = module.params
-    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
-                                   database_path=params['database_path'],
-                                   transaction_log_path=params['transaction_log_path'],
-                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                   backup_dir=params['backup_dir'])
+    if params['state'] == 'rolled_back' and params['safety_copy']:
+        # The safety copy records where each file belongs: a .env the restore left unreadable must not block it.
+        paths = None
+    else:
+        try:
+            paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
+                                           read_env=not (params['state'] == 'rolled_back' and params['safety_dir']),
+                                           database_path=params['database_path'],
+                                           transaction_log_path=params['transaction_log_path'],
+                                           config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                           backup_dir=params['backup_dir'])
+        except _envfile.EnvFileError as exc:
+            module.fail_json(msg="cannot read the service's configuration: %s. Nothing was restored or changed."
+                             % exc, changed=False, restored=[], rolled_back=False)
     started = time.time()
     if params['state'] == 'rolled_back':
         result = run_rollback(module, paths)
