@@ -283,6 +283,31 @@ def targets_for(paths, components, manifest_members, extracted):
     return targets
 
 
+def check_restored_env(module, paths, targets, archive):
+    """Refuse, before any live change, an archive's .env that the service could not read, or that would send it
+    to another database or transaction log than the ones this restore writes."""
+    for component, live, staged in targets:
+        if component != 'config' or live != paths['env_file'] or not staged:
+            continue
+        member = '.env in %s' % os.path.basename(archive)
+        try:
+            # What the service will use: the restored .env alone, without this task's explicit options.
+            used = _archive.service_paths(paths['service_home'], env_file=staged)
+        except _envfile.EnvFileError as exc:
+            module.fail_json(msg='refused to restore %s: the service could not use its configuration (%s). No live '
+                                 'file was changed; restore without the config component, or fix the archive\'s .env'
+                                 % (archive, str(exc).replace(staged, member)), changed=False, restored=[],
+                             rolled_back=False)
+        for option in ('database_path', 'transaction_log_path'):
+            if os.path.realpath(used[option]) != os.path.realpath(paths[option]):
+                key = _archive.ENV_KEYS[option][0]
+                module.fail_json(msg='refused to restore %s: the %s sets %s to %s, but this restore writes %s, so the '
+                                     'service would not run on the restored files. No live file was changed; restore '
+                                     'without the config component, or set %s to %s'
+                                     % (archive, member, key, used[option], paths[option], option, used[option]),
+                                 changed=False, restored=[], rolled_back=False)
+
+
 def live_matches(targets):
     """True when every live target already holds the staged content (and no stale sidecar exists)."""
     for _component, live, staged in targets:
@@ -404,6 +429,7 @@ def run_restore(module, paths):
         staged = staged_paths(scratch, result)
         targets = targets_for(paths, params['components'],
                               set(e['path'] for e in manifest['members']) | set(staged), staged)
+        check_restored_env(module, paths, targets, archive)
         report = dict(archive=archive, rejected=rejected, rolled_back=False, restored=[],
                       verification=dict(db_check, manifest_created_at=manifest.get('created_at'),
                                         transaction_log=manifest.get('transaction_log'),

@@ -132,3 +132,44 @@ def test_rollback_of_a_named_safety_copy_does_not_depend_on_the_env(home, capsys
     after = live_hashes(home)
     del before['.env'], after['.env']
     assert after == before
+
+
+def backup_with_env(home, text):
+    """An archive whose .env is `text` (the archive format copies the file as it is)."""
+    paths = _archive.service_paths(home)
+    with open(env_path(home), 'w') as handle:
+        handle.write(text)
+    created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
+    with open(env_path(home), 'w') as handle:
+        handle.write('PORT=8083\nJWT_SECRET="%s"\n' % SECRET)
+    return created
+
+
+RESTORED_CONFIGURATIONS = {
+    'a bad line': ('PORT=8083\nJWT_SECRET="%s\n' % SECRET, '.env in inventory_backup_', ':2: the value of JWT_SECRET'),
+    'another database': ('PORT=8083\nDATABASE_PATH=/srv/other/inventory.db\n', 'DATABASE_PATH',
+                         '/srv/other/inventory.db'),
+    'another transaction log': ('TRANSACTION_LOG_PATH=data/other.jsonl\n', 'TRANSACTION_LOG_PATH', 'other.jsonl'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(RESTORED_CONFIGURATIONS))
+@pytest.mark.parametrize('check_mode', [False, True], ids=['run', 'check'])
+def test_restore_refuses_a_configuration_the_service_would_misread(home, capsys, case, check_mode):
+    """Restoring config/ puts the archive's .env live: the service must be able to read it, and it must send
+    the service to the database and transaction log this restore writes, not to other files."""
+    text, *words = RESTORED_CONFIGURATIONS[case]
+    created = backup_with_env(home, text)
+    write_rows(db_path(home), txlog_path(home), 3, start=21)
+    before = live_hashes(home)
+    failed, result = run_module(restore, dict(service_home=home, src=created['path'],
+                                              components=['database', 'transaction_log', 'config']),
+                                capsys, check_mode=check_mode, keep_raw=True)
+    assert failed, 'restore reported success: %s' % result.get('msg')
+    assert result['changed'] is False and result['restored'] == []
+    assert 'No live file was changed' in result['msg'] and all(word in result['msg'] for word in words)
+    assert SECRET not in result['_raw']
+    assert live_hashes(home) == before
+    # The database alone is restored as before: the archive's configuration is not used.
+    failed, result = run_module(restore, dict(service_home=home, src=created['path']), capsys)
+    assert not failed, result
