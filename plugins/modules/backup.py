@@ -69,7 +69,14 @@ options:
     type: path
     default: /opt/inventory-enterprise
   env_file:
-    description: The service's C(.env) file, read for paths and backed up as configuration.
+    description:
+      - The service's C(.env) file, read for paths and backed up as configuration. Default C(<service_home>/.env).
+      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
+        never by value) fails the task before anything is written, and so does a named O(env_file) that does
+        not exist.
+      - A missing C(<service_home>/.env) fails O(state=present) unless O(database_path) is set, since the
+        default paths need not hold the service's database. O(state=verified) and O(state=pruned) with O(dest)
+        (and O(path)) do not read it.
     type: path
   database_path:
     description: The SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).

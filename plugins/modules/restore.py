@@ -65,7 +65,12 @@ options:
     type: path
     default: /opt/inventory-enterprise
   env_file:
-    description: The service's C(.env) file.
+    description:
+      - The service's C(.env) file. Default C(<service_home>/.env).
+      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
+        never by value) fails the task before anything is changed, and so does a named O(env_file) that does
+        not exist, or a missing C(<service_home>/.env) unless O(database_path) is set.
+      - With O(state=rolled_back) and O(safety_copy) (or O(safety_dir)) it is not read.
     type: path
   database_path:
     description: The live SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
@@ -83,6 +88,9 @@ options:
     description:
       - What to restore. V(config) restores C(.env) and C(config/), which usually differ between hosts (port,
         secrets), so it is off by default.
+      - With V(config), an archive whose C(.env) the service could not read, or whose C(DATABASE_PATH) or
+        C(TRANSACTION_LOG_PATH) differ from where this restore writes the database and the log, is refused
+        before any live file changes.
       - A database-only archive restores the database only.
     type: list
     elements: str
