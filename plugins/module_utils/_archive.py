@@ -186,6 +186,10 @@ def service_paths(service_home, env_file=None, read_env=True, **explicit):
         env_file = os.path.join(home, ENV)
         env = _envfile.read_env_file(env_file, missing_ok=True) if read_env else {}
         if env is None:
+            if not explicit.get('database_path') and not os.path.isdir(home):
+                raise _envfile.EnvFileError(
+                    'the service home %s does not exist, so no .env says where the database is: check service_home, '
+                    'or name env_file or database_path' % home, errno.ENOENT)
             if not explicit.get('database_path'):
                 raise _envfile.EnvFileError(
                     '%s does not exist, so the database and the other paths would be the defaults, which need not '

@@ -135,7 +135,7 @@ def read_as_nobody(path, missing_ok):
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
-        status = 0
+        status = 1
         try:
             os.close(reader)
             os.setgroups([])
@@ -146,9 +146,9 @@ def read_as_nobody(path, missing_ok):
             except _envfile.EnvFileError as exc:
                 outcome = 'ERROR %s' % exc
             os.write(writer, outcome.encode('utf-8'))
-        except BaseException:
-            status = 1
+            status = 0
         finally:
+            # The child never returns into pytest.
             os._exit(status)
     os.close(writer)
     with os.fdopen(reader, 'rb') as handle:

@@ -173,3 +173,11 @@ def test_restore_refuses_a_configuration_the_service_would_misread(home, capsys,
     # The database alone is restored as before: the archive's configuration is not used.
     failed, result = run_module(restore, dict(service_home=home, src=created['path']), capsys)
     assert not failed, result
+
+
+def test_a_service_home_that_does_not_exist_is_named(tmp_path, capsys):
+    absent = str(tmp_path / 'absent')
+    failed, result = run_module(backup, dict(service_home=absent), capsys)
+    assert failed and 'the service home %s does not exist' % absent in result['msg'], result['msg']
+    failed, result = run_module(restore, dict(service_home=absent), capsys)
+    assert failed and 'the service home %s does not exist' % absent in result['msg'], result['msg']
