@@ -185,18 +185,17 @@ def service_paths(service_home, env_file=None, read_env=True, **explicit):
     else:
         env_file = os.path.join(home, ENV)
         env = _envfile.read_env_file(env_file, missing_ok=True) if read_env else {}
-        if env is None:
-            if not explicit.get('database_path') and not os.path.isdir(home):
+        if env is None and not explicit.get('database_path'):
+            if not os.path.isdir(home):
                 raise _envfile.EnvFileError(
                     'the service home %s does not exist, so no .env says where the database is: check service_home, '
                     'or name env_file or database_path' % home, errno.ENOENT)
-            if not explicit.get('database_path'):
-                raise _envfile.EnvFileError(
-                    '%s does not exist, so the database and the other paths would be the defaults, which need not '
-                    'be the ones the service uses: put the service\'s .env back (the service role writes it), name '
-                    'it with env_file, or name the paths (database_path, transaction_log_path and the backup '
-                    'directory)' % env_file, errno.ENOENT)
-            env = {}
+            raise _envfile.EnvFileError(
+                '%s does not exist, so the database and the other paths would be the defaults, which need not '
+                'be the ones the service uses: put the service\'s .env back (the service role writes it), name '
+                'it with env_file, or name the paths (database_path, transaction_log_path and the backup '
+                'directory)' % env_file, errno.ENOENT)
+        env = env or {}
     paths = dict(service_home=home, env_file=env_file)
     for option, (key, default) in ENV_KEYS.items():
         value = explicit.get(option) or env.get(key) or default
