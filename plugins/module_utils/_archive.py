@@ -43,7 +43,7 @@ import time
 import traceback
 import zlib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _sqlite
 
 ZSTD_IMP_ERR = None
 try:
@@ -158,31 +158,6 @@ ENV_KEYS = dict(database_path=('DATABASE_PATH', 'data/enterprise_inventory.db'),
                 log_dir=('LOG_DIR', 'logs'))
 
 
-def read_env_file(path):
-    """KEY=VALUE pairs of a .env file (comments, `export`, quotes); {} when it does not exist."""
-    values = {}
-    try:
-        with open(path, encoding='utf-8') as handle:
-            for raw in handle:
-                line = raw.strip()
-                if not line or line.startswith('#'):
-                    continue
-                if line.startswith('export '):
-                    line = line[7:].lstrip()
-                key, sep, value = line.partition('=')
-                if not sep:
-                    continue
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
-                    value = value[1:-1]
-                elif ' #' in value:
-                    value = value.split(' #', 1)[0].rstrip()
-                values[key.strip()] = value
-    except (IOError, OSError):
-        pass
-    return values
-
-
 def service_paths_argument_spec():
     """Options locating the service's files, shared by the backup and restore modules (see service_paths)."""
     return dict(
@@ -195,11 +170,32 @@ def service_paths_argument_spec():
     )
 
 
-def service_paths(service_home, env_file=None, **explicit):
-    """Absolute paths of the service's files: explicit options win over .env keys, which win over defaults."""
+def service_paths(service_home, env_file=None, read_env=True, **explicit):
+    """Absolute paths of the service's files: explicit options win over .env keys, which win over defaults.
+
+    A named env_file is always read and must exist. <service_home>/.env is read unless read_env is false
+    (the caller takes nothing from it). Any .env that cannot be read or has a bad line raises EnvFileError,
+    and so does a missing <service_home>/.env unless database_path is given: a deployed service always has
+    one (the service role writes it, its systemd unit requires it), so without it the caller would act on
+    the default paths, which need not hold the database the service uses.
+    """
     home = os.path.abspath(service_home)
-    env_file = env_file or os.path.join(home, '.env')
-    env = read_env_file(env_file)
+    if env_file:
+        env = _envfile.read_env_file(env_file)
+    else:
+        env_file = os.path.join(home, ENV)
+        env = _envfile.read_env_file(env_file, missing_ok=True) if read_env else {}
+        if env is None and not explicit.get('database_path'):
+            if not os.path.isdir(home):
+                raise _envfile.EnvFileError(
+                    'the service home %s does not exist, so no .env says where the database is: check service_home, '
+                    'or name env_file or database_path' % home, errno.ENOENT)
+            raise _envfile.EnvFileError(
+                '%s does not exist, so the database and the other paths would be the defaults, which need not '
+                'be the ones the service uses: put the service\'s .env back (the service role writes it), name '
+                'it with env_file, or name the paths (database_path, transaction_log_path and the backup '
+                'directory)' % env_file, errno.ENOENT)
+        env = env or {}
     paths = dict(service_home=home, env_file=env_file)
     for option, (key, default) in ENV_KEYS.items():
         value = explicit.get(option) or env.get(key) or default

@@ -32,33 +32,6 @@ class ProcessError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Environment files
-# ---------------------------------------------------------------------------------------------
-
-def parse_env_file(path):
-    """Parse a KEY=VALUE file (blank lines and # comments ignored, optional `export `, one level
-    of matching single or double quotes removed, no escape processing). Returns a dict."""
-    values = {}
-    with open(path, "r") as handle:
-        for number, raw in enumerate(handle, 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("export "):
-                line = line[len("export "):].lstrip()
-            key, sep, value = line.partition("=")
-            key = key.strip()
-            if not sep or not key or not key.replace("_", "").isalnum():
-                # Never echo the line: it may hold a secret.
-                raise ProcessError("%s:%d: expected KEY=VALUE" % (path, number))
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-                value = value[1:-1]
-            values[key] = value
-    return values
-
-
-# ---------------------------------------------------------------------------------------------
 # Pidfiles
 # ---------------------------------------------------------------------------------------------
 

@@ -62,9 +62,12 @@ options:
     required: true
   env_file:
     description:
-      - File of C(KEY=VALUE) lines loaded into the environment of the process.
+      - File of C(KEY=VALUE) lines loaded into the environment of the process, read as the service reads
+        its C(.env) (the collection has one reader for it).
       - Blank lines and C(#) comments are ignored, an C(export ) prefix and one level of matching
-        quotes are removed. Values are never echoed in messages.
+        quotes are removed, and so is a trailing C( #) comment after an unquoted value.
+      - A file that does not exist or cannot be read, or a bad line (reported by file and line number), fails
+        the task before anything is started. Values are never echoed in messages.
     type: path
   environment:
     description:
@@ -195,7 +198,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _process
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _process
 
 try:
     import grp
@@ -261,12 +264,10 @@ def _environment(module, identity):
         env["HOME"] = identity.home
     env_file = module.params["env_file"]
     if env_file:
-        if not os.path.isfile(env_file):
-            module.fail_json(msg="env_file %s does not exist" % env_file)
         try:
-            env.update(_process.parse_env_file(env_file))
-        except (_process.ProcessError, IOError, OSError) as exc:
-            module.fail_json(msg="cannot read env_file: %s" % to_native(exc))
+            env.update(_envfile.read_env_file(env_file))
+        except _envfile.EnvFileError as exc:
+            module.fail_json(msg="cannot use env_file: %s. The process was not started." % to_native(exc))
     for key, value in (module.params["environment"] or {}).items():
         env[str(key)] = "" if value is None else str(value)
     return env
@@ -294,10 +295,10 @@ def _start(module, name, command, identity):
     chdir = params["chdir"]
     if chdir and not os.path.isdir(chdir):
         module.fail_json(msg="chdir %s does not exist" % chdir)
+    env = _environment(module, identity)
     pid_dir = os.path.dirname(os.path.abspath(pidfile))
     if not os.path.isdir(pid_dir):
         os.makedirs(pid_dir, 0o755)
-    env = _environment(module, identity)
     log = _open_log(module, params["log_file"], identity)
     try:
         proc = _process.spawn(command, chdir, env, log, identity.demote)

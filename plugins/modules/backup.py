@@ -69,7 +69,14 @@ options:
     type: path
     default: /opt/inventory-enterprise
   env_file:
-    description: The service's C(.env) file, read for paths and backed up as configuration.
+    description:
+      - The service's C(.env) file, read for paths and backed up as configuration. Default C(<service_home>/.env).
+      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
+        never by value) fails the task before anything is written, and so does a named O(env_file) that does
+        not exist.
+      - A missing C(<service_home>/.env) fails O(state=present) unless O(database_path) is set, since the
+        default paths need not hold the service's database. O(state=verified) and O(state=pruned) with O(dest)
+        (and O(path)) do not read it.
     type: path
   database_path:
     description: The SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
@@ -271,7 +278,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
 
 
@@ -410,11 +417,19 @@ def run_module(module):
     if params['method'] == 'api' and params['state'] == 'present':
         run_api(module, result)
 
-    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
-                                   database_path=params['database_path'],
-                                   transaction_log_path=params['transaction_log_path'],
-                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                   backup_dir=params['dest'])
+    # Verifying or pruning a named directory takes nothing from the .env: on a backup server there is none,
+    # or one this user may not read.
+    read_env = params['state'] == 'present' or not (params['dest'] or (params['state'] == 'verified'
+                                                                       and params['path']))
+    try:
+        paths = _archive.service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
+                                       database_path=params['database_path'],
+                                       transaction_log_path=params['transaction_log_path'],
+                                       config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                       backup_dir=params['dest'])
+    except _envfile.EnvFileError as exc:
+        module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
+                         % exc, **result)
     dest = paths['backup_dir']
     scratch = params['scratch_dir']
     result['dest'] = dest

@@ -65,7 +65,12 @@ options:
     type: path
     default: /opt/inventory-enterprise
   env_file:
-    description: The service's C(.env) file.
+    description:
+      - The service's C(.env) file. Default C(<service_home>/.env).
+      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
+        never by value) fails the task before anything is changed, and so does a named O(env_file) that does
+        not exist, or a missing C(<service_home>/.env) unless O(database_path) is set.
+      - With O(state=rolled_back) and O(safety_copy) (or O(safety_dir)) it is not read.
     type: path
   database_path:
     description: The live SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
@@ -83,6 +88,9 @@ options:
     description:
       - What to restore. V(config) restores C(.env) and C(config/), which usually differ between hosts (port,
         secrets), so it is off by default.
+      - With V(config), an archive whose C(.env) the service could not read, or whose C(DATABASE_PATH) or
+        C(TRANSACTION_LOG_PATH) differ from where this restore writes the database and the log, is refused
+        before any live file changes.
       - A database-only archive restores the database only.
     type: list
     elements: str
@@ -178,7 +186,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile, _sqlite
 
 COMPONENT_MEMBERS = dict(database=['database.db'], transaction_log=['transaction_log.jsonl'],
                          config=['.env', 'config/'], models=['models/'])
@@ -281,6 +289,31 @@ def targets_for(paths, components, manifest_members, extracted):
     if 'models' in components and extracted.get('models'):
         targets.append(('models', paths['models_dir'], extracted.get('models')))
     return targets
+
+
+def check_restored_env(module, paths, targets, archive):
+    """Refuse, before any live change, an archive's .env that the service could not read, or that would send it
+    to another database or transaction log than the ones this restore writes."""
+    for component, live, staged in targets:
+        if component != 'config' or live != paths['env_file'] or not staged:
+            continue
+        member = '.env in %s' % os.path.basename(archive)
+        try:
+            # What the service will use: the restored .env alone, without this task's explicit options.
+            used = _archive.service_paths(paths['service_home'], env_file=staged)
+        except _envfile.EnvFileError as exc:
+            module.fail_json(msg='refused to restore %s: the service could not use its configuration (%s). No live '
+                                 'file was changed; restore without the config component, or fix the archive\'s .env'
+                                 % (archive, str(exc).replace(staged, member)), changed=False, restored=[],
+                             rolled_back=False)
+        for option in ('database_path', 'transaction_log_path'):
+            if os.path.realpath(used[option]) != os.path.realpath(paths[option]):
+                key = _archive.ENV_KEYS[option][0]
+                module.fail_json(msg='refused to restore %s: the %s sets %s to %s, but this restore writes %s, so the '
+                                     'service would not run on the restored files. No live file was changed; restore '
+                                     'without the config component, or set %s to %s'
+                                     % (archive, member, key, used[option], paths[option], option, used[option]),
+                                 changed=False, restored=[], rolled_back=False)
 
 
 def live_matches(targets):
@@ -404,6 +437,7 @@ def run_restore(module, paths):
         staged = staged_paths(scratch, result)
         targets = targets_for(paths, params['components'],
                               set(e['path'] for e in manifest['members']) | set(staged), staged)
+        check_restored_env(module, paths, targets, archive)
         report = dict(archive=archive, rejected=rejected, rolled_back=False, restored=[],
                       verification=dict(db_check, manifest_created_at=manifest.get('created_at'),
                                         transaction_log=manifest.get('transaction_log'),
@@ -498,10 +532,9 @@ def run_restore(module, paths):
 
 def run_rollback(module, paths):
     params = module.params
-    db_dir = os.path.dirname(paths['database_path'])
-    safety_dir = params['safety_dir'] or os.path.join(db_dir, '.restore-safety')
     safety = params['safety_copy']
     if not safety:
+        safety_dir = params['safety_dir'] or os.path.join(os.path.dirname(paths['database_path']), '.restore-safety')
         try:
             names = sorted(n for n in os.listdir(safety_dir) if os.path.isfile(os.path.join(safety_dir, n,
                                                                                             'safety.json')))
@@ -533,11 +566,20 @@ def run_rollback(module, paths):
 
 def run_module(module):
     params = module.params
-    paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
-                                   database_path=params['database_path'],
-                                   transaction_log_path=params['transaction_log_path'],
-                                   config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                   backup_dir=params['backup_dir'])
+    if params['state'] == 'rolled_back' and params['safety_copy']:
+        # The safety copy records where each file belongs: a .env the restore left unreadable must not block it.
+        paths = None
+    else:
+        try:
+            paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
+                                           read_env=not (params['state'] == 'rolled_back' and params['safety_dir']),
+                                           database_path=params['database_path'],
+                                           transaction_log_path=params['transaction_log_path'],
+                                           config_dir=params['config_dir'], models_dir=params['models_dir'],
+                                           backup_dir=params['backup_dir'])
+        except _envfile.EnvFileError as exc:
+            module.fail_json(msg="cannot read the service's configuration: %s. Nothing was restored or changed."
+                             % exc, changed=False, restored=[], rolled_back=False)
     started = time.time()
     if params['state'] == 'rolled_back':
         result = run_rollback(module, paths)

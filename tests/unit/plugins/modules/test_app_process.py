@@ -338,12 +338,37 @@ def test_cmdline_matches():
     assert not _process.cmdline_matches([], ["node"])
 
 
-def test_parse_env_file_rejects_garbage_without_echoing(tmp_path):
-    env_file = tmp_path / "bad.env"
-    env_file.write_text("GOOD=1\nthis line holds hunter2\n")
-    with pytest.raises(_process.ProcessError) as exc:
-        _process.parse_env_file(str(env_file))
-    assert ":2:" in str(exc.value) and "hunter2" not in str(exc.value)
+def test_env_file_is_read_as_the_service_reads_it(workdir, capsys):
+    """An unquoted value's trailing comment is not part of the value, for the service and for its process."""
+    tmp_path, dummy = workdir
+    env_file = tmp_path / "app.env"
+    env_file.write_text("PORT=8083  # the API port\nNAME='a #b'\n")
+    code = "import os, time; print(os.environ['PORT'] + '|' + os.environ['NAME'], flush=True); time.sleep(60)"
+    args = base_args(tmp_path, "envcomment", command=[sys.executable, "-c", code, "envcomment"],
+                     env_file=str(env_file), startup_wait=1)
+    failed, result = run(args, capsys)
+    assert not failed, result
+    assert (tmp_path / "envcomment.log").read_text().strip().splitlines()[-1] == "8083|a #b"
+
+
+BAD_ENV_FILES = {
+    "missing": (lambda path: None, "does not exist"),
+    "directory": (os.mkdir, "is a directory"),
+    "bad line": (lambda path: open(path, "w").write("GOOD=1\nthis line holds hunter2\n"), ":2: expected KEY=VALUE"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENV_FILES))
+def test_bad_env_file_fails_before_starting(workdir, capsys, case):
+    tmp_path, dummy = workdir
+    make, words = BAD_ENV_FILES[case]
+    env_file = str(tmp_path / "bad.env")
+    make(env_file)
+    args = base_args(tmp_path, "badenv", env_file=env_file)
+    failed, result = run_module(app_process, args, capsys, keep_raw=True)
+    assert failed and result["msg"].startswith("cannot use env_file: %s" % env_file), result["msg"]
+    assert words in result["msg"] and "hunter2" not in result["_raw"]
+    assert not os.path.exists(args["pidfile"])
 
 
 def test_start_requires_command(tmp_path, capsys):

@@ -142,6 +142,7 @@ def test_check_mode_writes_nothing(home, capsys):
 
 
 def test_missing_database_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / '.env').write_text('PORT=8083\n')
     failed, result = run(backup, dict(service_home=str(tmp_path)), capsys)
     assert failed
     assert 'enterprise_inventory.db does not exist' in result['msg']
