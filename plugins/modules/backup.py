@@ -268,11 +268,15 @@ log_file:
 '''
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
+    ApiClient, ApiError, ApiJSONError, ApiTimeoutError, api_argument_spec)
+
+CREATE_URL = '/api/backup/create'
 
 
 def argument_spec():
@@ -313,12 +317,36 @@ def is_verified_factory(module, scratch, reports):
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
-            _archive.write_marker(backup['path'], report)
+            try:
+                _archive.write_marker(backup['path'], report)
+            except OSError:
+                pass  # the record only spares a later run this verification; removal errors are reported below
         return None
     return is_verified
 
 
-def apply_retention(module, dest, days, scratch, extra_newest=None):
+def write_marker(module, path, report, result):
+    """Record a verification; retention, max_age_hours and the morning check trust only recorded ones."""
+    try:
+        _archive.write_marker(path, report)
+    except OSError as exc:
+        result['verification'] = report
+        module.fail_json(msg='%s verified, but its record %s cannot be written: %s; %s, else retention and the '
+                             'morning check will not count it as verified'
+                         % (path, _archive.marker_path(path), exc,
+                            _archive.permission_hint(exc, os.path.dirname(_archive.marker_path(path)))
+                            or 'free space there'), **result)
+
+
+def cannot_verify(exc, path):
+    """Message of a verification that could not run (scratch space, permissions), or None for a bad archive."""
+    if isinstance(exc, _archive.ArchiveRejected):
+        return None
+    return ('could not verify %s: %s; the archive itself was not judged: set scratch_dir to a writable directory '
+            'with enough space, or run as a user that can write there' % (path, exc))
+
+
+def apply_retention(module, dest, days, scratch, extra_newest=None, result=None):
     backups = _archive.list_backups(dest)
     if extra_newest:
         backups.insert(0, extra_newest)
@@ -338,8 +366,11 @@ def apply_retention(module, dest, days, scratch, extra_newest=None):
                 os.unlink(backup['path'])
                 _archive.remove_path(_archive.marker_path(backup['path']))
             except OSError as exc:
-                module.fail_json(msg='retention: cannot remove %s: %s; check permissions on %s'
-                                 % (backup['path'], exc, dest), pruned=removed)
+                done = dict(result or {})
+                done.update(pruned=removed, changed=bool(removed or done.get('changed')))
+                module.fail_json(msg='retention: cannot remove %s: %s; %s. Removed before this: %s'
+                                 % (backup['path'], exc, _archive.permission_hint(exc, dest)
+                                    or 'check permissions on %s' % dest, ', '.join(removed) or 'nothing'), **done)
         removed.append(backup['name'])
     warnings = []
     if anchor is None and backups:
@@ -372,10 +403,52 @@ def leftovers(module, *directories):
     if not module.check_mode:
         for path in found:
             _archive.remove_path(path)
+        # Report only what is really gone (a leftover of another user may not be removable).
+        found = [path for path in found if not os.path.lexists(path)]
     return found
 
 
-def run_api(module, result):
+def readable_dir(module, directory, result):
+    """Fail clearly when the backup directory cannot be listed: an unreadable one would look empty."""
+    try:
+        os.listdir(directory)
+    except OSError as exc:
+        module.fail_json(msg='cannot read the backup directory %s: %s; check dest and that this user may read it '
+                             '(become)' % (directory, exc), **result)
+
+
+SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
+
+
+def api_archive(answer):
+    """The archive the service says it wrote (`path` and, when given, `name`, `size`, `archive_sha256`,
+    `manifest`, as POST /api/backup/create answers), or the reason the answer is not one."""
+    if not isinstance(answer, dict):
+        return None, 'the answer is %s, not a JSON object' % type(answer).__name__
+    path = answer.get('path')
+    if not isinstance(path, str) or not path:
+        return None, 'the answer has no archive path ("path" is %r)' % (path,)
+    name = os.path.basename(path)
+    if not os.path.isabs(path):
+        return None, '"path" %r is not an absolute path' % path
+    if not _archive.parse_name(name):
+        return None, '"path" %s is not a backup archive (inventory_backup_<time>.tar.zst|gz)' % path
+    if answer.get('name', name) != name:
+        return None, '"name" %r does not match "path" %s' % (answer.get('name'), path)
+    size, sha, manifest = answer.get('size'), answer.get('archive_sha256'), answer.get('manifest')
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return None, '"size" %r is not a byte count' % (size,)
+    if sha is not None and not (isinstance(sha, str) and SHA256_RE.match(sha)):
+        return None, '"archive_sha256" %r is not a SHA-256' % (sha,)
+    if manifest is not None and not isinstance(manifest, dict):
+        return None, '"manifest" is %s, not an object' % type(manifest).__name__
+    archive = dict(path=path, name=name)
+    archive.update((key, value) for key, value in (('size', size), ('archive_sha256', sha), ('manifest', manifest))
+                   if value is not None)
+    return archive, None
+
+
+def run_api(module, result, dest):
     params = module.params
     result['changed'] = True
     if module.check_mode:
@@ -383,20 +456,63 @@ def run_api(module, result):
         module.exit_json(**result)
     client = ApiClient.from_module(module)
     try:
-        answer = client.post('/api/backup/create', data=dict(database_only=params['database_only'],
-                                                             compression=params['compression']),
-                             expect_json=True).json
+        answer = client.post(CREATE_URL, data=dict(database_only=params['database_only'],
+                                                   compression=params['compression']), expect_json=True).json
+    except ApiJSONError as exc:
+        module.fail_json(msg='backup through the API: %s; the service may have written an archive: check its '
+                             'BACKUP_DIR and its logs' % exc, **result)
+    except ApiTimeoutError as exc:
+        module.fail_json(msg='backup through the API: %s; the service may still be writing an archive: check its '
+                             'BACKUP_DIR before running again' % exc, **result)
     except ApiError as exc:
+        # Refused, failed or unreachable: the service did not write a backup.
+        result['changed'] = False
         module.fail_json(msg='backup through the API failed: %s' % exc, **result)
-    result['backup'] = answer
-    path = answer.get('path') if isinstance(answer, dict) else None
-    if params['verify'] and path and os.path.isfile(path):
+    archive, problem = api_archive(answer)
+    if problem:
+        module.fail_json(msg='backup through the API: %s answered success, but %s; the service may have written '
+                             'an archive: check its BACKUP_DIR and logs, and that api_url is the Inventory '
+                             'Enterprise service' % (client.url(CREATE_URL), problem), **result)
+    path = archive['path']
+    result['backup'] = archive
+    skipped = {}
+    visible = os.path.isfile(path)
+    if params['verify'] and visible:
         try:
-            result['verification'] = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
-            _archive.write_marker(path, result['verification'])
+            report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
         except _archive.BackupError as exc:
             module.fail_json(msg='the service wrote %s but it does not verify: %s' % (path, exc), **result)
-    result['msg'] = 'the service wrote %s' % (answer.get('name') if isinstance(answer, dict) else answer)
+        if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
+            module.fail_json(msg='the service reported SHA-256 %s for %s but the file has %s: it is not the archive '
+                                 'the service wrote (replaced, or another file of that name); investigate it'
+                             % (archive['archive_sha256'], path, report['archive_sha256']), **result)
+        result['verification'] = report
+        write_marker(module, path, report, result)
+    elif params['verify']:
+        skipped['verification'] = ('%s is not visible on this host (the service runs on another host or in a '
+                                   'container): verify it where it is, with state=verified and path' % path)
+    if params['retention_days'] is not None:
+        if visible and os.path.realpath(os.path.dirname(path)) != os.path.realpath(dest):
+            # Never prune a directory only the service's answer named.
+            skipped['retention'] = ('the service wrote into %s, not into dest %s: retention_days was not applied; '
+                                    'set dest (or BACKUP_DIR) to the service\'s backup directory'
+                                    % (os.path.dirname(path), dest))
+        elif visible:
+            retention, warnings = apply_retention(module, os.path.dirname(path), params['retention_days'],
+                                                  params['scratch_dir'], result=result)
+            result.update(retention)
+            for warning in warnings:
+                module.warn(warning)
+        else:
+            skipped['retention'] = ("the service's backup directory is not visible on this host: apply "
+                                    'retention_days where it is, with state=pruned')
+    for reason in skipped.values():
+        module.warn(reason)
+    if skipped:
+        result['skipped'] = skipped
+    result['msg'] = 'the service wrote %s%s%s' % (
+        path, ', verified' if 'verification' in result else (', not verified' if params['verify'] else ''),
+        '; skipped: %s' % ', '.join(sorted(skipped)) if skipped else '')
     module.exit_json(**result)
 
 
@@ -407,15 +523,15 @@ def run_module(module):
         module.fail_json(msg='max_age_hours must be 0 or more, got %d' % params['max_age_hours'])
     if params['retention_days'] is not None and params['retention_days'] < 0:
         module.fail_json(msg='retention_days must be 0 or more, got %d' % params['retention_days'])
-    if params['method'] == 'api' and params['state'] == 'present':
-        run_api(module, result)
-
     paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
                                    database_path=params['database_path'],
                                    transaction_log_path=params['transaction_log_path'],
                                    config_dir=params['config_dir'], models_dir=params['models_dir'],
                                    backup_dir=params['dest'])
     dest = paths['backup_dir']
+    if params['method'] == 'api' and params['state'] == 'present':
+        run_api(module, result, dest)
+
     scratch = params['scratch_dir']
     result['dest'] = dest
 
@@ -426,6 +542,7 @@ def run_module(module):
     if params['state'] == 'verified':
         target = params['path']
         if not target:
+            readable_dir(module, dest, result)
             found = _archive.list_backups(dest)
             if not found:
                 module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
@@ -435,11 +552,13 @@ def run_module(module):
         try:
             report = _archive.verify_archive(target, scratch or os.path.dirname(target))
         except _archive.BackupError as exc:
+            if cannot_verify(exc, target):
+                module.fail_json(msg=cannot_verify(exc, target), path=target, **result)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
                              % (target, exc), path=target, **result)
         if not module.check_mode:
-            _archive.write_marker(target, report)
+            write_marker(module, target, report, result)
         result.update(verification=report, msg='%s verified: checksums, integrity_check ok, row counts and '
                                                'log lines match the manifest' % os.path.basename(target))
         module.exit_json(**result)
@@ -447,8 +566,10 @@ def run_module(module):
     if params['state'] == 'pruned':
         if not os.path.isdir(dest):
             module.fail_json(msg='backup directory %s does not exist' % dest, **result)
+        readable_dir(module, dest, result)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        result['changed'] = bool(result['leftovers_removed'])
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
         result.update(retention)
         result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
         for warning in warnings:
@@ -486,7 +607,8 @@ def run_module(module):
         try:
             os.makedirs(dest, 0o700)
         except OSError as exc:
-            module.fail_json(msg='cannot create the backup directory %s: %s' % (dest, exc), **result)
+            module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
+                dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
     result['leftovers_removed'] = leftovers(module, dest, scratch)
     try:
         created = _archive.create_backup(
@@ -502,16 +624,18 @@ def run_module(module):
     result['backup'] = created
     if params['verify']:
         try:
-            result['verification'] = _archive.verify_archive(created['path'], scratch or dest)
-            _archive.write_marker(created['path'], result['verification'])
+            report = _archive.verify_archive(created['path'], scratch or dest)
         except _archive.BackupError as exc:
             if params['log']:
                 _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
                                   % (created['name'], exc))
-            module.fail_json(msg='the new backup %s does not verify: %s; it is kept for investigation and is not '
-                                 'counted as a good backup' % (created['path'], exc), **result)
+            module.fail_json(msg=cannot_verify(exc, created['path']) or (
+                'the new backup %s does not verify: %s; it is kept for investigation and is not counted as a good '
+                'backup' % (created['path'], exc)), **result)
+        write_marker(module, created['path'], report, result)
+        result['verification'] = report
     if params['retention_days'] is not None:
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
         result.update(retention)
         for warning in warnings:
             module.warn(warning)
