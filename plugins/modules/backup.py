@@ -607,6 +607,7 @@ def run_module(module):
         try:
             os.makedirs(dest, 0o700)
         except OSError as exc:
+            result['changed'] = False
             module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
                 dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
     result['leftovers_removed'] = leftovers(module, dest, scratch)
@@ -620,6 +621,7 @@ def run_module(module):
             paths['service_home'], exc, dest)
         if params['log']:
             _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
+        result['changed'] = bool(result['leftovers_removed'])
         module.fail_json(msg=msg, **result)
     result['backup'] = created
     if params['verify']:
