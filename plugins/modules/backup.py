@@ -189,31 +189,88 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+backup_dir:
+  description: The backup directory the module worked on (O(dest), else C(BACKUP_DIR), else C(backups)).
+  returned: unless O(method=api) with O(state=present)
+  type: str
+  sample: /opt/inventory-enterprise/backups
 backup:
   description:
     - The archive written (O(state=present)); in check mode the name it would have.
     - With O(max_age_hours), the recent verified archive that made a new one unnecessary (then with RV(backup.age_seconds)).
+    - With O(method=api), what the service answered, validated.
+    - Also in a failure result when the archive was written but a later step failed.
   returned: when state is present
   type: dict
   contains:
     path:
       description: Absolute path of the archive.
       type: str
+      returned: always
       sample: /opt/inventory-enterprise/backups/inventory_backup_2025-01-07T02-00-00.tar.zst
     name:
       description: File name of the archive.
       type: str
+      returned: always
       sample: inventory_backup_2025-01-07T02-00-00.tar.zst
     size:
       description: Size in bytes.
       type: int
+      returned: unless in check mode (with O(method=api), when the service returned it)
       sample: 1048576
     archive_sha256:
       description: SHA-256 of the archive file, for copies (C(sha256sum) format).
       type: str
+      returned: unless in check mode (with O(method=api), when the service returned it)
     manifest:
-      description: The manifest stored in the archive.
+      description: The manifest stored in the archive (C(manifest.json)).
       type: dict
+      returned: when an archive was written (with O(method=api), when the service returned it)
+      contains:
+        format:
+          description: Always C(inventory-enterprise-backup).
+          type: str
+        format_version:
+          description: Version of the archive format.
+          type: int
+          sample: 1
+        name:
+          description: The archive's top folder, its name without the extension.
+          type: str
+        created_at:
+          description: Time of the backup (UTC, ISO 8601), the time in the name.
+          type: str
+          sample: '2025-01-07T02:00:00Z'
+        created_by:
+          description: What wrote the archive (this module, or C(inventory-service api)).
+          type: str
+        host:
+          description: Host name of the machine that wrote the archive.
+          type: str
+        service_version:
+          description: Version of the service recorded at backup time.
+          type: str
+        compression:
+          description: V(zstd) or V(gzip).
+          type: str
+        database_only:
+          description: Whether only the database was backed up.
+          type: bool
+        database:
+          description: The database member, C(path), C(source), C(page_size), C(page_count) and C(tables) (row count per table).
+          type: dict
+        transaction_log:
+          description: The transaction-log member, C(path), C(source), C(offset), C(lines) and C(last_seq); null with O(database_only).
+          type: dict
+        members:
+          description: Every member but the manifest, with C(path), C(size) and C(sha256).
+          type: list
+          elements: dict
+    skipped:
+      description: Symbolic links and special files below C(config/) and C(models/) that were not backed up.
+      type: list
+      elements: str
+      returned: when an archive was written with O(method=local)
     age_seconds:
       description: Age of the recent archive returned instead of writing one (O(max_age_hours)).
       type: int
@@ -221,41 +278,94 @@ backup:
     duration:
       description: Seconds spent writing the archive.
       type: float
+      returned: when an archive was written with O(method=local)
 verification:
-  description: Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
+  description:
+    - Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
+    - Also in a failure result when the archive verified but its record in C(<dest>/.verified/) could not be written.
   returned: when an archive was verified
   type: dict
   contains:
+    path:
+      description: Absolute path of the verified archive.
+      type: str
+    name:
+      description: File name of the verified archive (the off-site copy keeps it).
+      type: str
     ok:
       description: Always true when returned without failure.
       type: bool
+    archive_sha256:
+      description: SHA-256 of the archive file as read during the verification.
+      type: str
+    compression:
+      description: V(zstd) or V(gzip), from the file's magic bytes.
+      type: str
+    created_at:
+      description: Time of the backup from the manifest (UTC, ISO 8601).
+      type: str
+    service_version:
+      description: Service version from the manifest.
+      type: str
+    members:
+      description: Number of files in the archive besides the manifest.
+      type: int
     integrity_check:
       description: Result of C(PRAGMA integrity_check) on the restored copy.
       type: str
       sample: ok
     tables:
-      description: Row count per table of the restored copy, equal to the manifest.
+      description: Row count per table of the restored copy, equal to the manifest; the keys are table names.
       type: dict
     transaction_log_lines:
-      description: Lines of the transaction log in the archive.
+      description: Lines of the transaction log in the archive; null for a O(database_only) archive.
+      type: int
+    transaction_log_offset:
+      description: Bytes of the transaction log in the archive; null for a O(database_only) archive.
       type: int
     last_seq:
-      description: C(seq) of the last transaction-log line in the archive.
+      description: C(seq) of the last transaction-log line in the archive; null when there is none.
       type: int
+    duration:
+      description: Seconds the verification took.
+      type: float
+skipped_steps:
+  description:
+    - With O(method=api), the steps that were asked for but not done, each with the reason (also as warnings).
+    - C(verification) when the archive the service wrote is not visible on this host; C(retention) when it is
+      not visible here or not in O(dest).
+  returned: when O(method=api) skipped a step
+  type: dict
+  contains:
+    verification:
+      description: Why the archive was not verified.
+      type: str
+      returned: when skipped
+    retention:
+      description: Why O(retention_days) was not applied.
+      type: str
+      returned: when skipped
 pruned:
   description: Names of the archives removed by retention (in check mode, that would be removed).
   returned: always
   type: list
   elements: str
 kept_anchor:
-  description: The newest verified archive that retention counted back from, and never removes.
-  returned: when retention_days is set
+  description: The newest verified archive that retention counted back from, and never removes; null when none verifies.
+  returned: when retention_days is set and applied
   type: str
 rejected:
   description: Archives newer than the anchor that failed verification, with the reason (never removed).
-  returned: when retention_days is set
+  returned: when retention_days is set and applied
   type: list
   elements: dict
+  contains:
+    name:
+      description: File name of the archive.
+      type: str
+    reason:
+      description: Why it does not verify.
+      type: str
 leftovers_removed:
   description: Temporary files of killed runs that were removed (in check mode, that would be removed).
   returned: always
@@ -263,7 +373,11 @@ leftovers_removed:
   elements: str
 log_file:
   description: The backup log file a line was appended to.
-  returned: when O(log=true) and not in check mode
+  returned: when O(log=true), an archive was written with O(method=local) and not in check mode
+  type: str
+archive:
+  description: The archive that could not be verified.
+  returned: when O(state=verified) fails on an archive
   type: str
 '''
 
@@ -509,7 +623,7 @@ def run_api(module, result, dest):
     for reason in skipped.values():
         module.warn(reason)
     if skipped:
-        result['skipped'] = skipped
+        result['skipped_steps'] = skipped
     result['msg'] = 'the service wrote %s%s%s' % (
         path, ', verified' if 'verification' in result else (', not verified' if params['verify'] else ''),
         '; skipped: %s' % ', '.join(sorted(skipped)) if skipped else '')
@@ -533,7 +647,7 @@ def run_module(module):
         run_api(module, result, dest)
 
     scratch = params['scratch_dir']
-    result['dest'] = dest
+    result['backup_dir'] = dest
 
     if params['compression'] == 'zstd' and params['state'] == 'present' and not _archive.HAS_ZSTD:
         module.fail_json(msg=missing_required_lib('zstandard', reason='for compression=zstd (or use compression=gzip)'),
@@ -553,10 +667,10 @@ def run_module(module):
             report = _archive.verify_archive(target, scratch or os.path.dirname(target))
         except _archive.BackupError as exc:
             if cannot_verify(exc, target):
-                module.fail_json(msg=cannot_verify(exc, target), path=target, **result)
+                module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
-                             % (target, exc), path=target, **result)
+                             % (target, exc), archive=target, **result)
         if not module.check_mode:
             write_marker(module, target, report, result)
         result.update(verification=report, msg='%s verified: checksums, integrity_check ok, row counts and '

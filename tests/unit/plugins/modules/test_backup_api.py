@@ -76,8 +76,8 @@ def test_archive_not_visible_here_says_verification_and_retention_were_skipped(a
     assert result['changed'] is True
     assert result['backup'] == answer
     assert 'verification' not in result
-    assert set(result['skipped']) == {'verification', 'retention'}
-    assert 'not visible on this host' in result['skipped']['verification']
+    assert set(result['skipped_steps']) == {'verification', 'retention'}
+    assert 'not visible on this host' in result['skipped_steps']['verification']
     assert 'not verified' in result['msg'] and 'retention' in result['msg']
     assert 'not visible on this host' in json.dumps(result['warnings'])
 
@@ -94,7 +94,7 @@ def test_local_archive_is_verified_and_retention_applied(api, capsys, tmp_path):
     assert result['verification']['ok'] is True
     assert result['verification']['archive_sha256'] == created['archive_sha256']
     assert result['pruned'] == [old['name']] and result['kept_anchor'] == created['name']
-    assert 'skipped' not in result
+    assert 'skipped_steps' not in result
     assert _archive.read_marker(created['path'])
     assert [b['name'] for b in _archive.list_backups(paths['backup_dir'])] == [created['name']]
 
@@ -122,5 +122,5 @@ def test_retention_only_in_dest_never_where_the_answer_points(api, capsys, tmp_p
     failed, result = run(backup, api_args(api, retention_days=30, service_home=home, dest=other), capsys)
     assert not failed, result
     assert result['verification']['ok'] is True
-    assert result['pruned'] == [] and 'not into dest %s' % other in result['skipped']['retention']
+    assert result['pruned'] == [] and 'not into dest %s' % other in result['skipped_steps']['retention']
     assert len(_archive.list_backups(paths['backup_dir'])) == 2 and old['name']
