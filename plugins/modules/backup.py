@@ -26,6 +26,11 @@ description:
   - The archive is written under a hidden temporary name, fsynced, renamed and its directory fsynced, with
     mode C(0600); an interrupted run leaves no file that looks like a finished backup, and the next run
     removes what a killed run left behind.
+  - Two runs never share an archive. A run claims its name when it starts, by creating its hidden partial file
+    under a lock on C(<dest>/.inventory_backup.lock); a run that finds the name of its second taken (a
+    finished archive, or the partial file of a live run) takes the next free second. The finished file gets
+    its name through a hard link, which never replaces a file; if a writer that does not take the lock (the
+    service's own API backup) finished the same name meanwhile, the run fails and leaves that archive alone.
   - With O(verify=true) the new archive is verified at once (see O(state=verified)) and recorded as
     verified in C(<dest>/.verified/).
   - O(state=verified) checks an archive completely. It compares checksums with the manifest, restores the database
@@ -36,6 +41,10 @@ description:
     verifiable backup nothing is removed.
   - O(method=api) asks the service to write the backup (C(POST /api/backup/create) with O(api_token)),
     as the guide's C(curl) example does.
+  - The service's answer must name an archive (C(path); C(name), C(size), C(archive_sha256) and C(manifest) are
+    checked when given), else the task fails. The archive is verified when this host sees it, and
+    O(retention_days) is applied when it lies in O(dest); a step that cannot be done is returned in
+    RV(skipped_steps) and as a warning.
   - Creating a backup is always a change; O(state=verified) never is; pruning is a change when it removes
     something.
 author:
