@@ -459,6 +459,13 @@ def _name_taken(dest, stamp):
     return False
 
 
+def free_stamp(dest, stamp):
+    """`stamp`, or the first second after it whose archive name no archive and no live run holds in `dest`."""
+    while _name_taken(dest, stamp):
+        stamp = stamp + datetime.timedelta(seconds=1)
+    return stamp
+
+
 def claim_name(dest, stamp, compression):
     """Claim the archive name of `stamp` in `dest`, or of the next second no archive and no live run holds.
 
@@ -466,8 +473,7 @@ def claim_name(dest, stamp, compression):
     the run lives: two runs started in the same second get two names. Returns (stamp, name, partial, file).
     """
     with dest_lock(dest):
-        while _name_taken(dest, stamp):
-            stamp = stamp + datetime.timedelta(seconds=1)
+        stamp = free_stamp(dest, stamp)
         name = archive_name(stamp, compression)
         partial = os.path.join(dest, '.%s.partial-%d' % (name, os.getpid()))
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -716,6 +716,8 @@ def run_module(module):
     result['changed'] = True
     if module.check_mode:
         stamp = _archive.utc_now()
+        if os.path.isdir(dest):
+            stamp = _archive.free_stamp(dest, stamp)
         name = _archive.archive_name(stamp, params['compression'])
         result['backup'] = dict(path=os.path.join(dest, name), name=name)
         result['leftovers_removed'] = leftovers(module, dest, scratch)

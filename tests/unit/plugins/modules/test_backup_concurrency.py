@@ -14,6 +14,7 @@ Run: cd $WT/build/collections/ansible_collections/inventory_enterprise/ops &&
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import json
 import os
 import sqlite3
@@ -25,8 +26,9 @@ import time
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
-    db_path, make_home, sha256, txlog_path, write_rows)
+    db_path, make_home, run, sha256, txlog_path, write_rows)
 
 # The directory holding ansible_collections/, wherever the collection was imported from.
 COLLECTIONS = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -125,3 +127,14 @@ def test_publish_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
         _archive.publish(str(partial), str(final))
     assert 'left untouched: run the backup again' in str(exc.value)
     assert final.read_bytes() == b'the first archive'
+
+
+def test_check_mode_predicts_the_name_a_run_would_claim(tmp_path, capsys):
+    home = make_home(tmp_path)
+    paths = _archive.service_paths(home)
+    now = _archive.utc_now()
+    taken = [_archive.create_backup(paths, paths['backup_dir'], compression='gzip',
+                                    now=now + datetime.timedelta(seconds=offset))['name'] for offset in range(3)]
+    failed, result = run(backup, dict(service_home=home, compression='gzip'), capsys, check_mode=True)
+    assert not failed, result
+    assert result['backup']['name'] not in taken
