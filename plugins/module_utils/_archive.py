@@ -432,13 +432,20 @@ def _open_compressor(fileobj, compression, level, threads):
 @contextlib.contextmanager
 def dest_lock(dest):
     """Exclusive lock on the backup directory, held only while a run claims or publishes an archive name."""
-    fd = os.open(os.path.join(dest, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+    path = os.path.join(dest, LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.EACCES or not os.path.exists(path):
+            raise
+        # Made by another user (root one night, the service's user the next): flock needs no write access.
+        fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             # A filesystem without locks: the O_EXCL partial and the no-replace link still never lose an archive.
-            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF):
                 raise
         yield
     finally:

@@ -604,7 +604,8 @@ def run_api(module, result, dest):
         try:
             report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
         except _archive.BackupError as exc:
-            module.fail_json(msg='the service wrote %s but it does not verify: %s' % (path, exc), **result)
+            module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
+                             'not counted as a good backup: investigate it' % (path, exc), **result)
         if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
             module.fail_json(msg='the service reported SHA-256 %s for %s but the file has %s: it is not the archive '
                                  'the service wrote (replaced, or another file of that name); investigate it'

@@ -128,3 +128,15 @@ def test_retention_in_a_read_only_directory(base):
     assert result['failed'] and result['changed'] is False and result['pruned'] == []
     assert 'cannot remove %s' % old['path'] in result['msg'] and 'become' in result['msg']
     assert os.path.isfile(old['path']) and os.path.isfile(new['path'])
+
+
+def test_lock_file_this_user_may_only_read(base):
+    """The lock file was made by another user (a run as root one night, as the service's user the next)."""
+    home = make_home(base)
+    lock = os.path.join(home, 'backups', _archive.LOCK_FILE)
+    with open(lock, 'w'):
+        pass
+    os.chmod(lock, 0o444)
+    result = run_as_user(base, dict(service_home=home, compression='gzip'))
+    assert not result.get('failed'), result
+    assert result['verification']['ok'] is True and os.path.isfile(result['backup']['path'])
