@@ -59,7 +59,8 @@ def run_as_user(base, args):
         json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (COLLECTIONS, os.environ.get('PYTHONPATH')) if p))
     proc = subprocess.run([sys.executable, '-m', 'ansible_collections.inventory_enterprise.ops.plugins.modules.backup',
-                           args_file], env=env, cwd=base, preexec_fn=obey_file_modes, capture_output=True, timeout=120)
+                           args_file], env=env, cwd=base, preexec_fn=obey_file_modes, capture_output=True, timeout=120,
+                          check=False)
     out, err = proc.stdout.decode(errors='replace'), proc.stderr.decode(errors='replace')
     assert 'Traceback' not in out + err, out + err
     return json.loads(out)
