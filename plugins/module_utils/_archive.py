@@ -28,8 +28,10 @@ scratch directory, so the result does not depend on the tarfile fixes of the hos
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import datetime
 import errno
+import fcntl
 import gzip
 import hashlib
 import io
@@ -72,6 +74,7 @@ TREES = ('config', 'models')
 MAX_MANIFEST = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
 MARKER_DIR = '.verified'
+LOCK_FILE = '.inventory_backup.lock'
 
 
 class BackupError(Exception):
@@ -144,6 +147,13 @@ def no_space_hint(exc, where):
     if getattr(exc, 'errno', None) in (errno.ENOSPC, errno.EDQUOT):
         return ('no space left on the filesystem of %s: free space there, prune old backups (retention_days), '
                 'or write the backup to a larger filesystem (dest)' % where)
+    return None
+
+
+def permission_hint(exc, where):
+    if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ('this user cannot write to %s: run the task as the service\'s user or root (become), fix the '
+                'permissions, or choose a writable directory' % where)
     return None
 
 
@@ -415,6 +425,91 @@ def _open_compressor(fileobj, compression, level, threads):
     return gzip.GzipFile(fileobj=fileobj, mode='wb', compresslevel=level or 6, mtime=0)
 
 
+@contextlib.contextmanager
+def dest_lock(dest):
+    """Exclusive lock on the backup directory, held only while a run claims or publishes an archive name."""
+    path = os.path.join(dest, LOCK_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno != errno.EACCES or not os.path.exists(path):
+            raise
+        # Made by another user (root one night, the service's user the next): flock needs no write access.
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            # A filesystem without locks: the O_EXCL partial and the no-replace link still never lose an archive.
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF):
+                raise
+        yield
+    finally:
+        os.close(fd)
+
+
+def _name_taken(dest, stamp):
+    """True when an archive of this second exists in `dest` (any compression: both would extract to the same
+    top folder) or a live run is writing one."""
+    top = PREFIX + stamp.strftime(TS_FORMAT)
+    for ext in EXTENSIONS.values():
+        if os.path.lexists(os.path.join(dest, '%s.tar.%s' % (top, ext))):
+            return True
+    for entry in os.listdir(dest):
+        match = PARTIAL_RE.match(entry)
+        if match and match.group(1) == 'partial' and entry.startswith('.%s.tar.' % top) and pid_alive(int(match.group(2))):
+            return True
+    return False
+
+
+def free_stamp(dest, stamp):
+    """`stamp`, or the first second after it whose archive name no archive and no live run holds in `dest`."""
+    while _name_taken(dest, stamp):
+        stamp = stamp + datetime.timedelta(seconds=1)
+    return stamp
+
+
+def claim_name(dest, stamp, compression):
+    """Claim the archive name of `stamp` in `dest`, or of the next second no archive and no live run holds.
+
+    Under the directory lock the run's partial file is created (O_EXCL), which claims the name for as long as
+    the run lives: two runs started in the same second get two names. Returns (stamp, name, partial, file).
+    """
+    with dest_lock(dest):
+        stamp = free_stamp(dest, stamp)
+        name = archive_name(stamp, compression)
+        partial = os.path.join(dest, '.%s.partial-%d' % (name, os.getpid()))
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return stamp, name, partial, os.fdopen(fd, 'wb')
+
+
+def publish(partial, final):
+    """Give the finished partial file its final name, never replacing an existing archive.
+
+    A hard link fails when the name exists, whoever made it (a writer that does not take the directory lock,
+    such as the service's own POST /api/backup/create); where hard links are not supported the lock makes the
+    check-then-rename safe among this collection's runs.
+    """
+    dest = os.path.dirname(final)
+    with dest_lock(dest):
+        try:
+            os.link(partial, final)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise BackupError('%s appeared while this run was writing it (another backup, not made by this '
+                                  'module, took the same name); this run\'s archive was discarded and the existing '
+                                  'one left untouched: run the backup again' % final)
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV):
+                raise
+            if os.path.lexists(final):
+                raise BackupError('%s already exists; this run\'s archive was discarded and the existing one left '
+                                  'untouched: run the backup again' % final)
+            os.rename(partial, final)
+        else:
+            os.unlink(partial)
+    fsync_dir(dest)
+
+
 def create_backup(paths, dest, compression='zstd', level=None, threads=-1, database_only=False,
                   version='unknown', created_by='ansible', work_parent=None, now=None):
     """Write one archive atomically into `dest`; returns the result dict. Raises BackupError.
@@ -423,21 +518,15 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
     transaction log: the log's last complete line is fixed first, then the database snapshot is taken, so
     every logged transaction is in the snapshot.
     """
-    stamp = now or utc_now()
-    name = archive_name(stamp, compression)
-    final = os.path.join(dest, name)
-    while os.path.lexists(final):
-        # Two runs in the same second: take the next second rather than overwrite or rename the format.
-        stamp = stamp + datetime.timedelta(seconds=1)
-        name = archive_name(stamp, compression)
-        final = os.path.join(dest, name)
-    top = name.split('.tar.')[0]
     pid = os.getpid()
-    partial = os.path.join(dest, '.%s.partial-%d' % (name, pid))
-    work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, pid))
+    partial = raw = work = None
     started = time.time()
     members, skipped = [], []
     try:
+        stamp, name, partial, raw = claim_name(dest, now or utc_now(), compression)
+        final = os.path.join(dest, name)
+        top = name.split('.tar.')[0]
+        work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, pid))
         os.mkdir(work, 0o700)
         txlog_offset = txlog_lines = 0
         last_seq = None
@@ -449,8 +538,7 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
         snap = _sqlite.snapshot(paths['database_path'], snap_path)
         tables = _sqlite.row_counts(snap_path)
 
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'wb') as raw:
+        with raw:
             hashed = HashingWriter(raw)
             compressor = _open_compressor(hashed, compression, level, threads)
             tar = tarfile.open(fileobj=compressor, mode='w|', bufsize=CHUNK, format=tarfile.PAX_FORMAT)
@@ -500,17 +588,20 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(partial, 0o600)
-        os.rename(partial, final)
-        fsync_dir(dest)
+        publish(partial, final)
     except (OSError, IOError) as exc:
-        hint = no_space_hint(exc, dest if not os.path.exists(work) else os.path.dirname(work))
+        hint = (no_space_hint(exc, os.path.dirname(work) if work and os.path.exists(work) else dest)
+                or permission_hint(exc, getattr(exc, 'filename', None) or dest))
         raise BackupError('backup into %s failed: %s%s' % (dest, exc, '; ' + hint if hint else ''))
     except _sqlite.SqliteError as exc:
         hint = no_space_hint(OSError(errno.ENOSPC, 'full'), os.path.dirname(work)) if exc.disk_full else None
         raise BackupError('%s%s' % (exc, '; ' + hint if hint else ''))
     finally:
-        remove_path(partial)
-        remove_path(work)
+        if raw is not None:
+            raw.close()
+        for path in (partial, work):
+            if path:
+                remove_path(path)
     return dict(path=final, name=name, size=os.path.getsize(final), archive_sha256=hashed.sha256.hexdigest(),
                 manifest=manifest, skipped=skipped, duration=round(time.time() - started, 3))
 

@@ -26,6 +26,11 @@ description:
   - The archive is written under a hidden temporary name, fsynced, renamed and its directory fsynced, with
     mode C(0600); an interrupted run leaves no file that looks like a finished backup, and the next run
     removes what a killed run left behind.
+  - Two runs never share an archive. A run claims its name when it starts, by creating its hidden partial file
+    under a lock on C(<dest>/.inventory_backup.lock); a run that finds the name of its second taken (a
+    finished archive, or the partial file of a live run) takes the next free second. The finished file gets
+    its name through a hard link, which never replaces a file; if a writer that does not take the lock (the
+    service's own API backup) finished the same name meanwhile, the run fails and leaves that archive alone.
   - With O(verify=true) the new archive is verified at once (see O(state=verified)) and recorded as
     verified in C(<dest>/.verified/).
   - O(state=verified) checks an archive completely. It compares checksums with the manifest, restores the database
@@ -36,6 +41,10 @@ description:
     verifiable backup nothing is removed.
   - O(method=api) asks the service to write the backup (C(POST /api/backup/create) with O(api_token)),
     as the guide's C(curl) example does.
+  - The service's answer must name an archive (C(path); C(name), C(size), C(archive_sha256) and C(manifest) are
+    checked when given), else the task fails. The archive is verified when this host sees it, and
+    O(retention_days) is applied when it lies in O(dest); a step that cannot be done is returned in
+    RV(skipped_steps) and as a warning.
   - Creating a backup is always a change; O(state=verified) never is; pruning is a change when it removes
     something.
 author:
@@ -196,31 +205,88 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+backup_dir:
+  description: The backup directory the module worked on (O(dest), else C(BACKUP_DIR), else C(backups)).
+  returned: unless O(method=api) with O(state=present)
+  type: str
+  sample: /opt/inventory-enterprise/backups
 backup:
   description:
     - The archive written (O(state=present)); in check mode the name it would have.
     - With O(max_age_hours), the recent verified archive that made a new one unnecessary (then with RV(backup.age_seconds)).
+    - With O(method=api), what the service answered, validated.
+    - Also in a failure result when the archive was written but a later step failed.
   returned: when state is present
   type: dict
   contains:
     path:
       description: Absolute path of the archive.
       type: str
+      returned: always
       sample: /opt/inventory-enterprise/backups/inventory_backup_2025-01-07T02-00-00.tar.zst
     name:
       description: File name of the archive.
       type: str
+      returned: always
       sample: inventory_backup_2025-01-07T02-00-00.tar.zst
     size:
       description: Size in bytes.
       type: int
+      returned: unless in check mode (with O(method=api), when the service returned it)
       sample: 1048576
     archive_sha256:
       description: SHA-256 of the archive file, for copies (C(sha256sum) format).
       type: str
+      returned: unless in check mode (with O(method=api), when the service returned it)
     manifest:
-      description: The manifest stored in the archive.
+      description: The manifest stored in the archive (C(manifest.json)).
       type: dict
+      returned: when an archive was written (with O(method=api), when the service returned it)
+      contains:
+        format:
+          description: Always C(inventory-enterprise-backup).
+          type: str
+        format_version:
+          description: Version of the archive format.
+          type: int
+          sample: 1
+        name:
+          description: The archive's top folder, its name without the extension.
+          type: str
+        created_at:
+          description: Time of the backup (UTC, ISO 8601), the time in the name.
+          type: str
+          sample: '2025-01-07T02:00:00Z'
+        created_by:
+          description: What wrote the archive (this module, or C(inventory-service api)).
+          type: str
+        host:
+          description: Host name of the machine that wrote the archive.
+          type: str
+        service_version:
+          description: Version of the service recorded at backup time.
+          type: str
+        compression:
+          description: V(zstd) or V(gzip).
+          type: str
+        database_only:
+          description: Whether only the database was backed up.
+          type: bool
+        database:
+          description: The database member, C(path), C(source), C(page_size), C(page_count) and C(tables) (row count per table).
+          type: dict
+        transaction_log:
+          description: The transaction-log member, C(path), C(source), C(offset), C(lines) and C(last_seq); null with O(database_only).
+          type: dict
+        members:
+          description: Every member but the manifest, with C(path), C(size) and C(sha256).
+          type: list
+          elements: dict
+    skipped:
+      description: Symbolic links and special files below C(config/) and C(models/) that were not backed up.
+      type: list
+      elements: str
+      returned: when an archive was written with O(method=local)
     age_seconds:
       description: Age of the recent archive returned instead of writing one (O(max_age_hours)).
       type: int
@@ -228,41 +294,94 @@ backup:
     duration:
       description: Seconds spent writing the archive.
       type: float
+      returned: when an archive was written with O(method=local)
 verification:
-  description: Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
+  description:
+    - Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
+    - Also in a failure result when the archive verified but its record in C(<dest>/.verified/) could not be written.
   returned: when an archive was verified
   type: dict
   contains:
+    path:
+      description: Absolute path of the verified archive.
+      type: str
+    name:
+      description: File name of the verified archive (the off-site copy keeps it).
+      type: str
     ok:
       description: Always true when returned without failure.
       type: bool
+    archive_sha256:
+      description: SHA-256 of the archive file as read during the verification.
+      type: str
+    compression:
+      description: V(zstd) or V(gzip), from the file's magic bytes.
+      type: str
+    created_at:
+      description: Time of the backup from the manifest (UTC, ISO 8601).
+      type: str
+    service_version:
+      description: Service version from the manifest.
+      type: str
+    members:
+      description: Number of files in the archive besides the manifest.
+      type: int
     integrity_check:
       description: Result of C(PRAGMA integrity_check) on the restored copy.
       type: str
       sample: ok
     tables:
-      description: Row count per table of the restored copy, equal to the manifest.
+      description: Row count per table of the restored copy, equal to the manifest; the keys are table names.
       type: dict
     transaction_log_lines:
-      description: Lines of the transaction log in the archive.
+      description: Lines of the transaction log in the archive; null for a O(database_only) archive.
+      type: int
+    transaction_log_offset:
+      description: Bytes of the transaction log in the archive; null for a O(database_only) archive.
       type: int
     last_seq:
-      description: C(seq) of the last transaction-log line in the archive.
+      description: C(seq) of the last transaction-log line in the archive; null when there is none.
       type: int
+    duration:
+      description: Seconds the verification took.
+      type: float
+skipped_steps:
+  description:
+    - With O(method=api), the steps that were asked for but not done, each with the reason (also as warnings).
+    - C(verification) when the archive the service wrote is not visible on this host; C(retention) when it is
+      not visible here or not in O(dest).
+  returned: when O(method=api) skipped a step
+  type: dict
+  contains:
+    verification:
+      description: Why the archive was not verified.
+      type: str
+      returned: when skipped
+    retention:
+      description: Why O(retention_days) was not applied.
+      type: str
+      returned: when skipped
 pruned:
   description: Names of the archives removed by retention (in check mode, that would be removed).
   returned: always
   type: list
   elements: str
 kept_anchor:
-  description: The newest verified archive that retention counted back from, and never removes.
-  returned: when retention_days is set
+  description: The newest verified archive that retention counted back from, and never removes; null when none verifies.
+  returned: when retention_days is set and applied
   type: str
 rejected:
   description: Archives newer than the anchor that failed verification, with the reason (never removed).
-  returned: when retention_days is set
+  returned: when retention_days is set and applied
   type: list
   elements: dict
+  contains:
+    name:
+      description: File name of the archive.
+      type: str
+    reason:
+      description: Why it does not verify.
+      type: str
 leftovers_removed:
   description: Temporary files of killed runs that were removed (in check mode, that would be removed).
   returned: always
@@ -270,16 +389,24 @@ leftovers_removed:
   elements: str
 log_file:
   description: The backup log file a line was appended to.
-  returned: when O(log=true) and not in check mode
+  returned: when O(log=true), an archive was written with O(method=local) and not in check mode
+  type: str
+archive:
+  description: The archive that could not be verified.
+  returned: when O(state=verified) fails on an archive
   type: str
 '''
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
+    ApiClient, ApiError, ApiJSONError, ApiTimeoutError, api_argument_spec)
+
+CREATE_URL = '/api/backup/create'
 
 
 def argument_spec():
@@ -320,12 +447,36 @@ def is_verified_factory(module, scratch, reports):
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
-            _archive.write_marker(backup['path'], report)
+            try:
+                _archive.write_marker(backup['path'], report)
+            except OSError:
+                pass  # the record only spares a later run this verification; removal errors are reported below
         return None
     return is_verified
 
 
-def apply_retention(module, dest, days, scratch, extra_newest=None):
+def write_marker(module, path, report, result):
+    """Record a verification; retention, max_age_hours and the morning check trust only recorded ones."""
+    try:
+        _archive.write_marker(path, report)
+    except OSError as exc:
+        result['verification'] = report
+        module.fail_json(msg='%s verified, but its record %s cannot be written: %s; %s, else retention and the '
+                             'morning check will not count it as verified'
+                         % (path, _archive.marker_path(path), exc,
+                            _archive.permission_hint(exc, os.path.dirname(_archive.marker_path(path)))
+                            or 'free space there'), **result)
+
+
+def cannot_verify(exc, path):
+    """Message of a verification that could not run (scratch space, permissions), or None for a bad archive."""
+    if isinstance(exc, _archive.ArchiveRejected):
+        return None
+    return ('could not verify %s: %s; the archive itself was not judged: set scratch_dir to a writable directory '
+            'with enough space, or run as a user that can write there' % (path, exc))
+
+
+def apply_retention(module, dest, days, scratch, extra_newest=None, result=None):
     backups = _archive.list_backups(dest)
     if extra_newest:
         backups.insert(0, extra_newest)
@@ -345,8 +496,11 @@ def apply_retention(module, dest, days, scratch, extra_newest=None):
                 os.unlink(backup['path'])
                 _archive.remove_path(_archive.marker_path(backup['path']))
             except OSError as exc:
-                module.fail_json(msg='retention: cannot remove %s: %s; check permissions on %s'
-                                 % (backup['path'], exc, dest), pruned=removed)
+                done = dict(result or {})
+                done.update(pruned=removed, changed=bool(removed or done.get('changed')))
+                module.fail_json(msg='retention: cannot remove %s: %s; %s. Removed before this: %s'
+                                 % (backup['path'], exc, _archive.permission_hint(exc, dest)
+                                    or 'check permissions on %s' % dest, ', '.join(removed) or 'nothing'), **done)
         removed.append(backup['name'])
     warnings = []
     if anchor is None and backups:
@@ -379,10 +533,52 @@ def leftovers(module, *directories):
     if not module.check_mode:
         for path in found:
             _archive.remove_path(path)
+        # Report only what is really gone (a leftover of another user may not be removable).
+        found = [path for path in found if not os.path.lexists(path)]
     return found
 
 
-def run_api(module, result):
+def readable_dir(module, directory, result):
+    """Fail clearly when the backup directory cannot be listed: an unreadable one would look empty."""
+    try:
+        os.listdir(directory)
+    except OSError as exc:
+        module.fail_json(msg='cannot read the backup directory %s: %s; check dest and that this user may read it '
+                             '(become)' % (directory, exc), **result)
+
+
+SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
+
+
+def api_archive(answer):
+    """The archive the service says it wrote (`path` and, when given, `name`, `size`, `archive_sha256`,
+    `manifest`, as POST /api/backup/create answers), or the reason the answer is not one."""
+    if not isinstance(answer, dict):
+        return None, 'the answer is %s, not a JSON object' % type(answer).__name__
+    path = answer.get('path')
+    if not isinstance(path, str) or not path:
+        return None, 'the answer has no archive path ("path" is %r)' % (path,)
+    name = os.path.basename(path)
+    if not os.path.isabs(path):
+        return None, '"path" %r is not an absolute path' % path
+    if not _archive.parse_name(name):
+        return None, '"path" %s is not a backup archive (inventory_backup_<time>.tar.zst|gz)' % path
+    if answer.get('name', name) != name:
+        return None, '"name" %r does not match "path" %s' % (answer.get('name'), path)
+    size, sha, manifest = answer.get('size'), answer.get('archive_sha256'), answer.get('manifest')
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return None, '"size" %r is not a byte count' % (size,)
+    if sha is not None and not (isinstance(sha, str) and SHA256_RE.match(sha)):
+        return None, '"archive_sha256" %r is not a SHA-256' % (sha,)
+    if manifest is not None and not isinstance(manifest, dict):
+        return None, '"manifest" is %s, not an object' % type(manifest).__name__
+    archive = dict(path=path, name=name)
+    archive.update((key, value) for key, value in (('size', size), ('archive_sha256', sha), ('manifest', manifest))
+                   if value is not None)
+    return archive, None
+
+
+def run_api(module, result, dest):
     params = module.params
     result['changed'] = True
     if module.check_mode:
@@ -390,20 +586,64 @@ def run_api(module, result):
         module.exit_json(**result)
     client = ApiClient.from_module(module)
     try:
-        answer = client.post('/api/backup/create', data=dict(database_only=params['database_only'],
-                                                             compression=params['compression']),
-                             expect_json=True).json
+        answer = client.post(CREATE_URL, data=dict(database_only=params['database_only'],
+                                                   compression=params['compression']), expect_json=True).json
+    except ApiJSONError as exc:
+        module.fail_json(msg='backup through the API: %s; the service may have written an archive: check its '
+                             'BACKUP_DIR and its logs' % exc, **result)
+    except ApiTimeoutError as exc:
+        module.fail_json(msg='backup through the API: %s; the service may still be writing an archive: check its '
+                             'BACKUP_DIR before running again' % exc, **result)
     except ApiError as exc:
+        # Refused, failed or unreachable: the service did not write a backup.
+        result['changed'] = False
         module.fail_json(msg='backup through the API failed: %s' % exc, **result)
-    result['backup'] = answer
-    path = answer.get('path') if isinstance(answer, dict) else None
-    if params['verify'] and path and os.path.isfile(path):
+    archive, problem = api_archive(answer)
+    if problem:
+        module.fail_json(msg='backup through the API: %s answered success, but %s; the service may have written '
+                             'an archive: check its BACKUP_DIR and logs, and that api_url is the Inventory '
+                             'Enterprise service' % (client.url(CREATE_URL), problem), **result)
+    path = archive['path']
+    result['backup'] = archive
+    skipped = {}
+    visible = os.path.isfile(path)
+    if params['verify'] and visible:
         try:
-            result['verification'] = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
-            _archive.write_marker(path, result['verification'])
+            report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
         except _archive.BackupError as exc:
-            module.fail_json(msg='the service wrote %s but it does not verify: %s' % (path, exc), **result)
-    result['msg'] = 'the service wrote %s' % (answer.get('name') if isinstance(answer, dict) else answer)
+            module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
+                             'not counted as a good backup: investigate it' % (path, exc), **result)
+        if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
+            module.fail_json(msg='the service reported SHA-256 %s for %s but the file has %s: it is not the archive '
+                                 'the service wrote (replaced, or another file of that name); investigate it'
+                             % (archive['archive_sha256'], path, report['archive_sha256']), **result)
+        result['verification'] = report
+        write_marker(module, path, report, result)
+    elif params['verify']:
+        skipped['verification'] = ('%s is not visible on this host (the service runs on another host or in a '
+                                   'container): verify it where it is, with state=verified and path' % path)
+    if params['retention_days'] is not None:
+        if visible and os.path.realpath(os.path.dirname(path)) != os.path.realpath(dest):
+            # Never prune a directory only the service's answer named.
+            skipped['retention'] = ('the service wrote into %s, not into dest %s: retention_days was not applied; '
+                                    'set dest (or BACKUP_DIR) to the service\'s backup directory'
+                                    % (os.path.dirname(path), dest))
+        elif visible:
+            retention, warnings = apply_retention(module, os.path.dirname(path), params['retention_days'],
+                                                  params['scratch_dir'], result=result)
+            result.update(retention)
+            for warning in warnings:
+                module.warn(warning)
+        else:
+            skipped['retention'] = ("the service's backup directory is not visible on this host: apply "
+                                    'retention_days where it is, with state=pruned')
+    for reason in skipped.values():
+        module.warn(reason)
+    if skipped:
+        result['skipped_steps'] = skipped
+    result['msg'] = 'the service wrote %s%s%s' % (
+        path, ', verified' if 'verification' in result else (', not verified' if params['verify'] else ''),
+        '; skipped: %s' % ', '.join(sorted(skipped)) if skipped else '')
     module.exit_json(**result)
 
 
@@ -414,13 +654,14 @@ def run_module(module):
         module.fail_json(msg='max_age_hours must be 0 or more, got %d' % params['max_age_hours'])
     if params['retention_days'] is not None and params['retention_days'] < 0:
         module.fail_json(msg='retention_days must be 0 or more, got %d' % params['retention_days'])
-    if params['method'] == 'api' and params['state'] == 'present':
-        run_api(module, result)
-
     # Verifying or pruning a named directory takes nothing from the .env: on a backup server there is none,
     # or one this user may not read.
     read_env = params['state'] == 'present' or not (params['dest'] or (params['state'] == 'verified'
                                                                        and params['path']))
+    if params['method'] == 'api' and params['state'] == 'present' and not params['env_file']:
+        # The service writes the archive; the .env only tells whether this host sees it (to verify it here), and a
+        # control node that calls the API has no service home at all.
+        read_env = os.path.isdir(params['service_home'])
     try:
         paths = _archive.service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
                                        database_path=params['database_path'],
@@ -431,8 +672,11 @@ def run_module(module):
         module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
                          % exc, **result)
     dest = paths['backup_dir']
+    if params['method'] == 'api' and params['state'] == 'present':
+        run_api(module, result, dest)
+
     scratch = params['scratch_dir']
-    result['dest'] = dest
+    result['backup_dir'] = dest
 
     if params['compression'] == 'zstd' and params['state'] == 'present' and not _archive.HAS_ZSTD:
         module.fail_json(msg=missing_required_lib('zstandard', reason='for compression=zstd (or use compression=gzip)'),
@@ -441,6 +685,7 @@ def run_module(module):
     if params['state'] == 'verified':
         target = params['path']
         if not target:
+            readable_dir(module, dest, result)
             found = _archive.list_backups(dest)
             if not found:
                 module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
@@ -450,11 +695,13 @@ def run_module(module):
         try:
             report = _archive.verify_archive(target, scratch or os.path.dirname(target))
         except _archive.BackupError as exc:
+            if cannot_verify(exc, target):
+                module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
-                             % (target, exc), path=target, **result)
+                             % (target, exc), archive=target, **result)
         if not module.check_mode:
-            _archive.write_marker(target, report)
+            write_marker(module, target, report, result)
         result.update(verification=report, msg='%s verified: checksums, integrity_check ok, row counts and '
                                                'log lines match the manifest' % os.path.basename(target))
         module.exit_json(**result)
@@ -462,8 +709,10 @@ def run_module(module):
     if params['state'] == 'pruned':
         if not os.path.isdir(dest):
             module.fail_json(msg='backup directory %s does not exist' % dest, **result)
+        readable_dir(module, dest, result)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        result['changed'] = bool(result['leftovers_removed'])
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
         result.update(retention)
         result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
         for warning in warnings:
@@ -487,6 +736,8 @@ def run_module(module):
     result['changed'] = True
     if module.check_mode:
         stamp = _archive.utc_now()
+        if os.path.isdir(dest):
+            stamp = _archive.free_stamp(dest, stamp)
         name = _archive.archive_name(stamp, params['compression'])
         result['backup'] = dict(path=os.path.join(dest, name), name=name)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
@@ -501,7 +752,9 @@ def run_module(module):
         try:
             os.makedirs(dest, 0o700)
         except OSError as exc:
-            module.fail_json(msg='cannot create the backup directory %s: %s' % (dest, exc), **result)
+            result['changed'] = False
+            module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
+                dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
     result['leftovers_removed'] = leftovers(module, dest, scratch)
     try:
         created = _archive.create_backup(
@@ -513,20 +766,23 @@ def run_module(module):
             paths['service_home'], exc, dest)
         if params['log']:
             _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
+        result['changed'] = bool(result['leftovers_removed'])
         module.fail_json(msg=msg, **result)
     result['backup'] = created
     if params['verify']:
         try:
-            result['verification'] = _archive.verify_archive(created['path'], scratch or dest)
-            _archive.write_marker(created['path'], result['verification'])
+            report = _archive.verify_archive(created['path'], scratch or dest)
         except _archive.BackupError as exc:
             if params['log']:
                 _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
                                   % (created['name'], exc))
-            module.fail_json(msg='the new backup %s does not verify: %s; it is kept for investigation and is not '
-                                 'counted as a good backup' % (created['path'], exc), **result)
+            module.fail_json(msg=cannot_verify(exc, created['path']) or (
+                'the new backup %s does not verify: %s; it is kept for investigation and is not counted as a good '
+                'backup' % (created['path'], exc)), **result)
+        write_marker(module, created['path'], report, result)
+        result['verification'] = report
     if params['retention_days'] is not None:
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
         result.update(retention)
         for warning in warnings:
             module.warn(warning)

@@ -8,6 +8,7 @@ transaction-log lock while it opens the database snapshot and fixes the log's en
 and log describe exactly the same transactions.
 """
 import datetime
+import errno
 import gzip
 import hashlib
 import io
@@ -193,7 +194,14 @@ def create_backup(settings, txlog_lock, database_only=False, compression="zstd",
             compressor.close()
             raw.flush()
             os.fsync(raw.fileno())
-        os.rename(partial, final)
+        # A hard link never replaces a file: a backup the collection's module finished under the same name
+        # meanwhile stays, and this one fails (HTTP 500) instead of silently taking its place.
+        try:
+            os.link(partial, final)
+        except FileExistsError:
+            raise FileExistsError(errno.EEXIST, "another backup wrote the same archive name meanwhile; it was left "
+                                  "untouched and this one discarded: run the backup again", final) from None
+        os.unlink(partial)
         _fsync(dest, directory=True)
     finally:
         for path in (partial, os.path.join(work, "database.db")):

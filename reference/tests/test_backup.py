@@ -87,3 +87,33 @@ def test_backup_endpoint(tmp_path, serve):
     assert manifest["transaction_log"]["lines"] == len(logged)
     log_file = settings.log_dir / ("backup-%s.log" % datetime.date.today().isoformat())
     assert "backup completed name=%s" % result["name"] in log_file.read_text()
+
+
+def test_backup_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
+    """Another writer (the collection's backup module) finished the same name while this backup ran."""
+    from inventory_service.backup import create_backup
+    settings = make_settings(tmp_path / "home")
+    add_items(settings, "A1")
+    dest = str(settings.backup_dir)
+
+    class FinishesFirst:
+        """The transaction-log lock, taken once the name is chosen: another archive of that name appears."""
+        def __enter__(self):
+            work = [n for n in os.listdir(dest) if ".work-" in n][0]
+            self.final = os.path.join(dest, work[1:].split(".work-")[0] + ".tar.gz")
+            with open(self.final, "wb") as handle:
+                handle.write(b"the other archive")
+
+        def __exit__(self, *exc):
+            return False
+
+    lock = FinishesFirst()
+    try:
+        create_backup(settings, lock, compression="gzip")
+    except FileExistsError:
+        pass
+    else:
+        raise AssertionError("the backup replaced an archive it did not write")
+    with open(lock.final, "rb") as handle:
+        assert handle.read() == b"the other archive"
+    assert [n for n in os.listdir(dest) if n.startswith(".")] == []
