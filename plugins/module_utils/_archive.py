@@ -757,27 +757,35 @@ def marker_path(archive):
     return os.path.join(os.path.dirname(archive), MARKER_DIR, os.path.basename(archive) + '.json')
 
 
-def read_marker(archive):
-    """The verification record of `archive` if it still describes the same file (size and mtime)."""
+def read_verification(archive):
+    """The verification record of `archive`, passed or failed, if it still describes the same file (size and
+    mtime); None when there is none: never verified, or changed since."""
     try:
         with open(marker_path(archive)) as handle:
             marker = json.load(handle)
         st = os.stat(archive)
-        if marker.get('size') == st.st_size and marker.get('mtime_ns') == st.st_mtime_ns:
+        if isinstance(marker, dict) and marker.get('size') == st.st_size and marker.get('mtime_ns') == st.st_mtime_ns:
             return marker
     except (IOError, OSError, ValueError):
         pass
     return None
 
 
-def write_marker(archive, report):
+def read_marker(archive):
+    """The record of a passed verification of `archive` if it still describes the same file, else None."""
+    marker = read_verification(archive)
+    # Records written before failures were recorded have no "ok": they were all passes.
+    if marker is not None and marker.get('ok', True) is True:
+        return marker
+    return None
+
+
+def _write_record(archive, record):
     directory = os.path.dirname(marker_path(archive))
     if not os.path.isdir(directory):
         os.mkdir(directory, 0o700)
     st = os.stat(archive)
-    marker = dict(name=os.path.basename(archive), size=st.st_size, mtime_ns=st.st_mtime_ns,
-                  archive_sha256=report.get('archive_sha256'), verified_at=iso(utc_now()),
-                  integrity_check=report.get('integrity_check'))
+    marker = dict(name=os.path.basename(archive), size=st.st_size, mtime_ns=st.st_mtime_ns, **record)
     tmp = marker_path(archive) + '.tmp-%d' % os.getpid()
     with open(tmp, 'w') as handle:
         json.dump(marker, handle)
@@ -785,19 +793,48 @@ def write_marker(archive, report):
     return marker
 
 
+def write_marker(archive, report):
+    return _write_record(archive, dict(ok=True, archive_sha256=report.get('archive_sha256'),
+                                       verified_at=iso(utc_now()), integrity_check=report.get('integrity_check')))
+
+
+def write_failure_marker(archive, reason):
+    """Record that `archive` failed verification, so nothing counts it as a backup (health_check says why).
+    Best effort: the caller is already reporting the failure, which matters more than the record."""
+    try:
+        return _write_record(archive, dict(ok=False, failed_at=iso(utc_now()), reason=str(reason)[:500]))
+    except (IOError, OSError):
+        return None
+
+
+def verification_reason(backup):
+    """None when a record says `backup` passed verification, else why it does not count as verified."""
+    marker = read_verification(backup['path'])
+    if marker is None:
+        return 'not verified'
+    if marker.get('ok', True) is not True:
+        return 'failed verification: %s' % marker.get('reason')
+    return None
+
+
+def find_anchor(backups, is_verified):
+    """(anchor, rejected): the newest of `backups` (newest first) that `is_verified` accepts, and the newer
+    ones it rejected, each dict(name, reason). `is_verified(backup)` returns None when good, else the reason."""
+    rejected = []
+    for backup in backups:
+        reason = is_verified(backup)
+        if reason is None:
+            return backup, rejected
+        rejected.append(dict(name=backup['name'], reason=reason))
+    return None, rejected
+
+
 def plan_retention(backups, retention_days, is_verified):
     """(anchor, to_remove, rejected): the newest backup that verifies anchors the window; it is never removed.
 
     `is_verified(backup)` returns None when good, else the reason. Without any good backup nothing is removed.
     """
-    rejected = []
-    anchor = None
-    for backup in backups:
-        reason = is_verified(backup)
-        if reason is None:
-            anchor = backup
-            break
-        rejected.append(dict(name=backup['name'], reason=reason))
+    anchor, rejected = find_anchor(backups, is_verified)
     if anchor is None:
         return None, [], rejected
     cutoff = anchor['timestamp'] - datetime.timedelta(days=retention_days)

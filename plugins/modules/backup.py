@@ -310,6 +310,8 @@ def is_verified_factory(module, scratch, reports):
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
         except _archive.BackupError as exc:
+            if not module.check_mode:
+                _archive.write_failure_marker(backup['path'], exc)
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
@@ -435,6 +437,8 @@ def run_module(module):
         try:
             report = _archive.verify_archive(target, scratch or os.path.dirname(target))
         except _archive.BackupError as exc:
+            if not module.check_mode:
+                _archive.write_failure_marker(target, exc)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
                              % (target, exc), path=target, **result)
@@ -505,6 +509,7 @@ def run_module(module):
             result['verification'] = _archive.verify_archive(created['path'], scratch or dest)
             _archive.write_marker(created['path'], result['verification'])
         except _archive.BackupError as exc:
+            _archive.write_failure_marker(created['path'], exc)
             if params['log']:
                 _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
                                   % (created['name'], exc))
