@@ -63,6 +63,8 @@ def test_backup_newest_verified_archive_counts(home):
     result = check_backup(backups, 'inventory_backup_*', 26)
     assert result['verdict'] == OK, result['message']
     value = result['value']
+    # Exactly the keys RETURN documents for the backup check's value.
+    assert set(value) == {'path', 'name', 'created_at', 'age_hours', 'size', 'verified_at', 'newest_unverified'}
     assert value['path'] == newest and value['name'] == os.path.basename(newest)
     assert value['age_hours'] == pytest.approx(7, abs=0.01)
     assert value['size'] == os.path.getsize(newest) and value['verified_at']
