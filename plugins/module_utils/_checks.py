@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_records
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiError,
     ApiResponse,
@@ -326,11 +327,9 @@ def _age_hours(backup, now):
 
 def _unverified_value(backup, now):
     """What health_check reports of an archive newer than the newest verified one."""
-    # Imported here: only hosts that check their backups pay for the archive code.
-    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive  # pylint: disable=import-outside-toplevel
-    record = _archive.read_verification(backup['path'])
+    record = _backup_records.read_verification(backup['path'])
     failed = record is not None and record.get('ok', True) is not True
-    return dict(path=backup['path'], name=backup['name'], created_at=_archive.iso(backup['timestamp']),
+    return dict(path=backup['path'], name=backup['name'], created_at=_backup_records.iso(backup['timestamp']),
                 age_hours=_age_hours(backup, now), status=FAILED_VERIFICATION if failed else NOT_VERIFIED,
                 reason=str(record.get('reason')) if failed else None)
 
@@ -345,7 +344,6 @@ def _describe_unverified(unverified, newer=False):
 def check_backup(backup_dir, pattern, max_age_hours, now=None):
     """The newest backup that passed verification, as the backup module recorded it (backups/.verified/),
     against max_age_hours; newer archives that are not verified are reported beside it and never count."""
-    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive  # pylint: disable=import-outside-toplevel
     now = time.time() if now is None else now
     if not os.path.isdir(backup_dir):
         return check_result('backup', FAILED, threshold=max_age_hours,
@@ -356,13 +354,13 @@ def check_backup(backup_dir, pattern, max_age_hours, now=None):
     except OSError as exc:
         return check_result('backup', FAILED, threshold=max_age_hours,
                             message='cannot list %s: %s' % (backup_dir, exc.strerror or exc))
-    backups = [b for b in _archive.list_backups(backup_dir) if fnmatch.fnmatch(b['name'], pattern)]
+    backups = [b for b in _backup_records.list_backups(backup_dir) if fnmatch.fnmatch(b['name'], pattern)]
     if not backups:
         return check_result('backup', FAILED, threshold=max_age_hours,
                             message='no backup archive matching %s in %s (inventory_backup_<UTC time>.tar.zst|gz): '
                                     'the daily backup has not run; run one now (backup module, or npm run backup '
                                     'then backup state=verified) and check the backup log' % (pattern, backup_dir))
-    anchor, rejected = _archive.find_anchor(backups, _archive.verification_reason)
+    anchor, rejected = _backup_records.find_anchor(backups, _backup_records.verification_reason)
     unverified = _unverified_value(backups[0], now) if rejected else None
     value = dict(path=None, name=None, created_at=None, age_hours=None, size=None, verified_at=None,
                  newest_unverified=unverified)
@@ -373,9 +371,9 @@ def check_backup(backup_dir, pattern, max_age_hours, now=None):
                                        ' and investigate that archive'
                                        if unverified['status'] == FAILED_VERIFICATION else ''))
     age = _age_hours(anchor, now)
-    value.update(path=anchor['path'], name=anchor['name'], created_at=_archive.iso(anchor['timestamp']),
+    value.update(path=anchor['path'], name=anchor['name'], created_at=_backup_records.iso(anchor['timestamp']),
                  age_hours=age, size=anchor['size'],
-                 verified_at=(_archive.read_marker(anchor['path']) or {}).get('verified_at'))
+                 verified_at=(_backup_records.read_marker(anchor['path']) or {}).get('verified_at'))
     described = 'newest verified backup %s is %s h old' % (anchor['path'], _num(age, 1))
     if age > max_age_hours:
         message = ('%s, older than %s h: the daily 2 AM backup did not run or did not verify; check the backup '
