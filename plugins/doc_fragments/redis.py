@@ -17,7 +17,8 @@ options:
     description:
       - URL of the Redis cache used by the service, for example V(redis://127.0.0.1:6379/0),
         V(rediss://:password@cache.example.com:6380/0) or V(unix:///run/redis/redis.sock?db=0).
-      - May contain a password, so it is never logged and is redacted from messages.
+      - May contain a password. The password is masked everywhere (C(redis://:****@cache:6379/0) in messages);
+        host, port and database stay visible, so a message says which Redis it is about.
       - When not set, Redis checks are skipped.
     type: str
   redis_timeout:

@@ -23,6 +23,8 @@ from urllib.parse import urljoin
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
+
 DEFAULT_API_URL = 'http://localhost:8083'
 DEFAULT_API_TIMEOUT = 10.0
 USER_AGENT = 'ansible-inventory_enterprise.ops'
@@ -42,11 +44,11 @@ def api_argument_spec():
 
 
 def excerpt(text, limit=BODY_EXCERPT):
-    """One-line, bounded excerpt of a response body for messages."""
+    """One-line, bounded excerpt of a response body for messages, control characters escaped."""
     text = ' '.join(to_text(text or '', errors='surrogate_or_replace').split())
     if len(text) > limit:
         text = text[:limit] + '...'
-    return text
+    return printable(text)
 
 
 class ApiResponse(object):

@@ -46,6 +46,26 @@ import traceback
 import zlib
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _sqlite
+# Naming, listing and verification records live in the light _backup_records (health_check reads them without
+# the archive code); they stay reachable as _archive.<name> for the backup and restore modules.
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_records import (  # pylint: disable=unused-import
+    MARKER_DIR,
+    NAME_RE,
+    PREFIX,
+    TS_FORMAT,
+    find_anchor,
+    iso,
+    list_backups,
+    marker_path,
+    parse_name,
+    plan_retention,
+    read_marker,
+    read_verification,
+    utc_now,
+    verification_reason,
+    write_failure_marker,
+    write_marker,
+)
 
 ZSTD_IMP_ERR = None
 try:
@@ -57,10 +77,7 @@ except ImportError:
 
 FORMAT = 'inventory-enterprise-backup'
 FORMAT_VERSION = 1
-PREFIX = 'inventory_backup_'
-TS_FORMAT = '%Y-%m-%dT%H-%M-%S'
 TOP_RE = re.compile(r'^inventory_backup_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})$')
-NAME_RE = re.compile(r'^(inventory_backup_\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})\.tar\.(zst|gz)$')
 PARTIAL_RE = re.compile(r'^\.inventory_backup_.*\.(partial|work|verify)-(\d+)$')
 EXTENSIONS = {'zstd': 'zst', 'gzip': 'gz'}
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
@@ -73,7 +90,6 @@ ENV = '.env'
 TREES = ('config', 'models')
 MAX_MANIFEST = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
-MARKER_DIR = '.verified'
 LOCK_FILE = '.inventory_backup.lock'
 
 
@@ -83,24 +99,6 @@ class BackupError(Exception):
 
 class ArchiveRejected(BackupError):
     """The archive is unsafe or damaged; nothing live was touched."""
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def iso(dt):
-    return dt.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def parse_name(filename):
-    """(top, timestamp, compression) of a finished archive name, or None."""
-    match = NAME_RE.match(filename)
-    if not match:
-        return None
-    top = match.group(1)
-    stamp = datetime.datetime.strptime(top[len(PREFIX):], TS_FORMAT).replace(tzinfo=datetime.timezone.utc)
-    return top, stamp, 'zstd' if match.group(2) == 'zst' else 'gzip'
 
 
 def archive_name(stamp, compression):
@@ -821,76 +819,7 @@ def verify_archive(path, scratch_parent):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Listing, verified markers, retention
-
-def list_backups(directory):
-    """Finished archives in `directory`, newest first by the time in their name."""
-    found = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return found
-    for name in names:
-        parsed = parse_name(name)
-        full = os.path.join(directory, name)
-        if parsed and os.path.isfile(full) and not os.path.islink(full):
-            found.append(dict(name=name, path=full, top=parsed[0], timestamp=parsed[1], compression=parsed[2],
-                              size=os.path.getsize(full)))
-    found.sort(key=lambda b: (b['timestamp'], b['name']), reverse=True)
-    return found
-
-
-def marker_path(archive):
-    return os.path.join(os.path.dirname(archive), MARKER_DIR, os.path.basename(archive) + '.json')
-
-
-def read_marker(archive):
-    """The verification record of `archive` if it still describes the same file (size and mtime)."""
-    try:
-        with open(marker_path(archive)) as handle:
-            marker = json.load(handle)
-        st = os.stat(archive)
-        if marker.get('size') == st.st_size and marker.get('mtime_ns') == st.st_mtime_ns:
-            return marker
-    except (IOError, OSError, ValueError):
-        pass
-    return None
-
-
-def write_marker(archive, report):
-    directory = os.path.dirname(marker_path(archive))
-    if not os.path.isdir(directory):
-        os.mkdir(directory, 0o700)
-    st = os.stat(archive)
-    marker = dict(name=os.path.basename(archive), size=st.st_size, mtime_ns=st.st_mtime_ns,
-                  archive_sha256=report.get('archive_sha256'), verified_at=iso(utc_now()),
-                  integrity_check=report.get('integrity_check'))
-    tmp = marker_path(archive) + '.tmp-%d' % os.getpid()
-    with open(tmp, 'w') as handle:
-        json.dump(marker, handle)
-    os.rename(tmp, marker_path(archive))
-    return marker
-
-
-def plan_retention(backups, retention_days, is_verified):
-    """(anchor, to_remove, rejected): the newest backup that verifies anchors the window; it is never removed.
-
-    `is_verified(backup)` returns None when good, else the reason. Without any good backup nothing is removed.
-    """
-    rejected = []
-    anchor = None
-    for backup in backups:
-        reason = is_verified(backup)
-        if reason is None:
-            anchor = backup
-            break
-        rejected.append(dict(name=backup['name'], reason=reason))
-    if anchor is None:
-        return None, [], rejected
-    cutoff = anchor['timestamp'] - datetime.timedelta(days=retention_days)
-    remove = [b for b in backups if b['timestamp'] < cutoff and b['path'] != anchor['path']]
-    return anchor, remove, rejected
-
+# Backup log
 
 def log_line(log_dir, level, message):
     """Append one line to <log_dir>/backup-<local date>.log, in the service's log format (the guide's

@@ -21,14 +21,15 @@ import fnmatch
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_records
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiError,
     ApiResponse,
 )
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable, printable_data
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus import (
     HEALTH_GAUGE,
     RSS_METRIC,
@@ -62,7 +63,10 @@ class CheckCrash(Exception):
 
 
 def check_result(name, verdict, value=None, threshold=None, message=''):
-    return dict(name=name, verdict=verdict, value=value, threshold=threshold, message=message)
+    # Every result passes here: what a server sent (/health JSON, error bodies, Redis errors) and the names of
+    # files reach the operator's terminal only as visible escapes.
+    return dict(name=printable(name), verdict=verdict, value=printable_data(value), threshold=threshold,
+                message=printable(message))
 
 
 def _num(value, digits=2):
@@ -313,49 +317,80 @@ def disk_verdict(path, max_used_percent, used, available, size):
 
 # ---------------------------------------------------------------------------------------------- backup
 
-def newest_backup(backup_dir, pattern):
-    """(path, mtime) of the newest regular file in backup_dir matching pattern, or None."""
-    newest = None
-    for entry in os.scandir(backup_dir):
-        if not fnmatch.fnmatch(entry.name, pattern):
-            continue
-        try:
-            if not entry.is_file():
-                continue
-            mtime = entry.stat().st_mtime
-        except OSError:
-            continue
-        if newest is None or mtime > newest[1]:
-            newest = (entry.path, mtime)
-    return newest
+NOT_VERIFIED = 'not verified'
+FAILED_VERIFICATION = 'failed verification'
+
+
+def _age_hours(backup, now):
+    return round((now - backup['timestamp'].timestamp()) / 3600.0, 2)
+
+
+def _unverified_value(backup, now):
+    """What health_check reports of an archive newer than the newest verified one."""
+    record = _backup_records.read_verification(backup['path'])
+    failed = record is not None and record.get('ok', True) is not True
+    return dict(path=backup['path'], name=backup['name'], created_at=_backup_records.iso(backup['timestamp']),
+                age_hours=_age_hours(backup, now), status=FAILED_VERIFICATION if failed else NOT_VERIFIED,
+                reason=str(record.get('reason')) if failed else None)
+
+
+def _describe_unverified(unverified, newer=False):
+    what = '%s archive %s' % ('newer' if newer else 'newest', unverified['path'])
+    if unverified['status'] == FAILED_VERIFICATION:
+        return '%s failed verification (%s)' % (what, unverified['reason'])
+    return '%s is not verified (run backup state=verified path=%s)' % (what, unverified['path'])
 
 
 def check_backup(backup_dir, pattern, max_age_hours, now=None):
+    """The newest backup that passed verification, as the backup module recorded it (backups/.verified/),
+    against max_age_hours; newer archives that are not verified are reported beside it and never count."""
     now = time.time() if now is None else now
     if not os.path.isdir(backup_dir):
         return check_result('backup', FAILED, threshold=max_age_hours,
                             message='backup directory %s does not exist: check backup_dir (BACKUP_LOCAL_PATH) '
                                     'and that backups have ever run' % backup_dir)
     try:
-        found = newest_backup(backup_dir, pattern)
+        os.listdir(backup_dir)
     except OSError as exc:
         return check_result('backup', FAILED, threshold=max_age_hours,
                             message='cannot list %s: %s' % (backup_dir, exc.strerror or exc))
-    if found is None:
+    backups = [b for b in _backup_records.list_backups(backup_dir) if fnmatch.fnmatch(b['name'], pattern)]
+    if not backups:
         return check_result('backup', FAILED, threshold=max_age_hours,
-                            message='no file matching %s in %s: the daily backup has not run; run one now '
-                                    '(npm run backup) and check the backup log' % (pattern, backup_dir))
-    path, mtime = found
-    age = round((now - mtime) / 3600.0, 2)
-    value = dict(path=path, age_hours=age,
-                 mtime=datetime.fromtimestamp(mtime, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
-    if age > max_age_hours:
+                            message='no backup archive matching %s in %s (inventory_backup_<UTC time>.tar.zst|gz): '
+                                    'the daily backup has not run; run one now (backup module, or npm run backup '
+                                    'then backup state=verified) and check the backup log' % (pattern, backup_dir))
+    anchor, rejected = _backup_records.find_anchor(backups, _backup_records.verification_reason)
+    unverified = _unverified_value(backups[0], now) if rejected else None
+    value = dict(path=None, name=None, created_at=None, age_hours=None, size=None, verified_at=None,
+                 newest_unverified=unverified)
+    if anchor is None:
         return check_result('backup', FAILED, value=value, threshold=max_age_hours,
-                            message='newest backup %s is %s h old, older than %s h: the daily 2 AM backup did '
-                                    'not run; check the backup log and run one now'
-                                    % (path, _num(age, 1), _num(max_age_hours)))
-    return check_result('backup', OK, value=value, threshold=max_age_hours,
-                        message='newest backup %s is %s h old' % (path, _num(age, 1)))
+                            message='no verified backup in %s: %s; take a new backup now (backup, verify=true)%s'
+                                    % (backup_dir, _describe_unverified(unverified),
+                                       ' and investigate that archive'
+                                       if unverified['status'] == FAILED_VERIFICATION else ''))
+    age = _age_hours(anchor, now)
+    value.update(path=anchor['path'], name=anchor['name'], created_at=_backup_records.iso(anchor['timestamp']),
+                 age_hours=age, size=anchor['size'],
+                 verified_at=(_backup_records.read_marker(anchor['path']) or {}).get('verified_at'))
+    described = 'newest verified backup %s is %s h old' % (anchor['path'], _num(age, 1))
+    if age > max_age_hours:
+        message = ('%s, older than %s h: the daily 2 AM backup did not run or did not verify; check the backup '
+                   'log and run one now' % (described, _num(max_age_hours)))
+        if unverified:
+            message += '; %s' % _describe_unverified(unverified, newer=True)
+        return check_result('backup', FAILED, value=value, threshold=max_age_hours, message=message)
+    if unverified and unverified['status'] == FAILED_VERIFICATION:
+        # Last night's archive is broken: the operator must hear of it although an older one is recent enough.
+        return check_result('backup', FAILED, value=value, threshold=max_age_hours,
+                            message='%s and does not count: it is kept for investigation; %s. Investigate it and '
+                                    'take a new backup' % (_describe_unverified(unverified), described))
+    if unverified:
+        # Still being verified by the run that wrote it, or written without verification: reported, not failed.
+        return check_result('backup', OK, value=value, threshold=max_age_hours,
+                            message='%s; %s' % (described, _describe_unverified(unverified, newer=True)))
+    return check_result('backup', OK, value=value, threshold=max_age_hours, message=described)
 
 
 # ---------------------------------------------------------------------------------------------- runner

@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
@@ -40,11 +40,49 @@ DEFAULT_REDIS_TIMEOUT = 2.0
 
 
 def redis_argument_spec():
-    """Options shared by modules that talk to Redis (doc fragment inventory_enterprise.ops.redis)."""
+    """Options shared by modules that talk to Redis (doc fragment inventory_enterprise.ops.redis).
+
+    redis_url is no_log, so a run that fails argument validation masks all of it; a module that got past
+    validation then calls mask_only_redis_passwords() so its results still say which host and port were meant.
+    """
     return dict(
         redis_url=dict(type='str', no_log=True),
         redis_timeout=dict(type='float', default=DEFAULT_REDIS_TIMEOUT),
     )
+
+
+def url_secrets(url):
+    """The secret parts of a Redis URL: its password (quoted and unquoted) and a password= query parameter."""
+    secrets = set()
+    if not url:
+        return secrets
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        if password is None and parts.username and '@' in parts.netloc:
+            # redis://secret@host: some clients read a lone user-info as the password.
+            password = parts.username
+        if password:
+            secrets.update((password, unquote(password)))
+        for pair in parts.query.split('&'):
+            key, dummy, value = pair.partition('=')
+            if unquote_plus(key) == 'password':
+                secrets.update((value, unquote_plus(value)))
+    except ValueError:
+        secrets.add(url)
+    return set(secret for secret in secrets if secret)
+
+
+def mask_only_redis_passwords(module, urls):
+    """Narrow Ansible's masking of the no_log `urls` to their passwords.
+
+    Ansible replaces a no_log value wherever it appears in a result: a message naming redis://127.0.0.1:6379/0
+    would read "PONG from ********". Only the password is secret; it stays masked everywhere, invocation included.
+    """
+    for url in urls:
+        if url:
+            module.no_log_values.discard(url)
+            module.no_log_values.update(url_secrets(url))
 
 
 def fail_if_missing_redis(module, reason=None):
@@ -53,19 +91,27 @@ def fail_if_missing_redis(module, reason=None):
         module.fail_json(msg=missing_required_lib('redis', reason=reason), exception=_LIB['error'])
 
 
+MASK = '****'
+
+
 def redact_url(url):
-    """The URL without credentials, safe for messages: redis://host:port/db."""
+    """The URL for messages, with host, port and database but the password masked: redis://:****@host:6379/0."""
     if not url:
         return ''
     try:
         parts = urlsplit(url)
+        userinfo = ''
+        if parts.password is not None:
+            userinfo = '%s:%s@' % (parts.username or '', MASK)
+        elif '@' in parts.netloc:
+            userinfo = '%s@' % MASK
         if parts.scheme == 'unix':
-            return 'unix://%s' % parts.path
+            return 'unix://%s%s' % (userinfo, parts.path)
         host = parts.hostname or 'localhost'
         if ':' in host:
             host = '[%s]' % host
         port = parts.port or 6379
-        return '%s://%s:%s%s' % (parts.scheme or 'redis', host, port, parts.path or '')
+        return '%s://%s%s:%s%s' % (parts.scheme or 'redis', userinfo, host, port, parts.path or '')
     except ValueError:
         return '<unparsable redis_url>'
 
@@ -93,12 +139,13 @@ class RedisProbe(object):
         self.where = redact_url(url)
         self._client = None
 
+    def _scrub(self, text):
+        for secret in url_secrets(self.url):
+            text = text.replace(secret, '********')
+        return text
+
     def _error(self, action, exc):
-        text = to_native(exc).strip().rstrip('.')
-        if self.url:
-            parts = urlsplit(self.url)
-            if parts.password:
-                text = text.replace(parts.password, '********')
+        text = self._scrub(to_native(exc).strip().rstrip('.'))
         redis = redis_lib()
         if redis and isinstance(exc, redis.exceptions.AuthenticationError):
             hint = 'check the password/user in redis_url'
@@ -123,7 +170,7 @@ class RedisProbe(object):
             except Exception as exc:  # pylint: disable=broad-except
                 # e.g. ValueError for an unknown scheme: the URL itself is wrong.
                 raise RedisProbeError('invalid redis_url %s: %s; use redis://[:password@]host:port/db'
-                                      % (self.where, to_native(exc)))
+                                      % (self.where, self._scrub(to_native(exc))))
         return self._client
 
     def ping(self):

@@ -444,6 +444,8 @@ def is_verified_factory(module, scratch, reports):
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
         except _archive.BackupError as exc:
+            if not module.check_mode:
+                _archive.write_failure_marker(backup['path'], exc)
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
@@ -611,6 +613,8 @@ def run_api(module, result, dest):
         try:
             report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
         except _archive.BackupError as exc:
+            if not cannot_verify(exc, path):
+                _archive.write_failure_marker(path, exc)
             module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
                              'not counted as a good backup: investigate it' % (path, exc), **result)
         if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
@@ -697,6 +701,8 @@ def run_module(module):
         except _archive.BackupError as exc:
             if cannot_verify(exc, target):
                 module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
+            if not module.check_mode:
+                _archive.write_failure_marker(target, exc)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
                              % (target, exc), archive=target, **result)
@@ -773,6 +779,8 @@ def run_module(module):
         try:
             report = _archive.verify_archive(created['path'], scratch or dest)
         except _archive.BackupError as exc:
+            if not cannot_verify(exc, created['path']):
+                _archive.write_failure_marker(created['path'], exc)
             if params['log']:
                 _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
                                   % (created['name'], exc))

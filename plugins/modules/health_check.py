@@ -20,14 +20,25 @@ description:
   - C(metrics) reads C(GET /metrics) and needs every C(system_health_status) gauge to be C(1), and at least one of them.
   - C(redis) sends C(PING) to O(redis_url) and computes the keyspace hit rate from C(INFO stats).
   - C(disk) compares the used space of each of O(disk_paths) with its threshold, as C(df) computes it.
-  - C(backup) finds the newest file matching O(backup_pattern) in O(backup_dir) and compares its age with
-    O(backup_max_age_hours).
+  - C(backup) finds the newest B(verified) backup archive in O(backup_dir) and compares its age (from the UTC time
+    in its name) with O(backup_max_age_hours). Verified means what it means to the M(inventory_enterprise.ops.backup)
+    module, a record in C(<backup_dir>/.verified/) that the archive, unchanged since, passed the full verification
+    (O(inventory_enterprise.ops.backup#module:state=verified), or O(inventory_enterprise.ops.backup#module:verify=true)
+    right after creation, as the C(backup) role and C(nightly_backup.yml) do).
+  - An archive newer than the newest verified one never counts as a backup. It is reported in the message and in
+    C(value.newest_unverified). One that failed verification (kept for investigation) fails the check; one that
+    is only not verified yet (being verified, or written without verification) is reported without failing it.
+    An empty or damaged file named like an archive is such an archive.
   - C(memory) compares the resident memory of the service with O(memory_max_mb), read from
     C(process_resident_memory_bytes) in C(/metrics) or from C(/proc) when O(pid_file) is set.
   - C(/health), C(/metrics) and Redis are queried concurrently, so one slow dependency does not delay the others;
     C(/health) and C(/metrics) are fetched once each.
   - A down service, an HTTP error, a timeout, a malformed answer or a down Redis each give a failed check with a
     message saying what failed, where and what to do; they never crash the module.
+  - Text that a server sent (the C(/health) JSON, error bodies, Redis errors) is reported with its control
+    characters written as visible escapes (C(\x1b), C(\r)), so it cannot act on the operator's terminal.
+  - The password of a Redis URL is masked everywhere; messages still name its host, port and database
+    (C(redis://:****@cache:6379/0)).
   - With O(targets), the network checks (V(health), V(metrics), V(redis), V(memory)) of many hosts run from one
     module process, typically on the control node, all hosts concurrently; RV(hosts) holds one report per host.
     One process for the fleet instead of one per host is what lets the morning checks of 20 servers cost little
@@ -75,7 +86,10 @@ options:
     type: path
   backup_pattern:
     description:
-      - Shell pattern of backup file names in O(backup_dir); the newest by modification time is checked.
+      - Shell pattern that further restricts which archives of O(backup_dir) count, for example
+        V(inventory_backup_*.tar.zst).
+      - Only finished archives named C(inventory_backup_<YYYY-MM-DDTHH-MM-SS>.tar.zst) or C(.tar.gz) are ever
+        considered, newest first by the UTC time in their name.
     type: str
     default: inventory_backup_*
   backup_max_age_hours:
@@ -203,8 +217,13 @@ checks:
       description:
         - What was measured. V(health) the /health JSON; V(metrics) a dict component to gauge value;
           V(redis) a dict with C(ping), C(hit_rate) (percent, null without traffic), C(keyspace_hits)
-          and C(keyspace_misses); V(disk) the used percent; V(backup) a dict with C(path), C(age_hours)
-          and C(mtime) (UTC); V(memory) the resident memory in MB.
+          and C(keyspace_misses); V(disk) the used percent; V(memory) the resident memory in MB.
+        - V(backup) a dict describing the newest verified archive, with C(path), C(name), C(created_at) (UTC, from
+          the name), C(age_hours), C(size) (bytes) and C(verified_at) (UTC, from its record), all null when no
+          archive is verified; and C(newest_unverified), null when the newest archive is verified, else a dict
+          with C(path), C(name), C(created_at), C(age_hours), C(status) (V(not verified) or
+          V(failed verification)) and C(reason) (why it failed verification, else null).
+        - Strings a server sent (keys included) have their control characters written as visible escapes.
         - V(null) when nothing could be measured.
       type: raw
       sample: {"status": "ok", "database": "connected", "cache": "connected", "version": "2.1.0",
@@ -219,6 +238,12 @@ checks:
       description: What was found, or what failed, where, and what to do.
       type: str
       sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
+msg:
+  description:
+    - When a check failed and O(report_only) is not set, what failed on which host, check by check.
+  returned: failure
+  type: str
+  sample: "health_check failed on web01: backup (no verified backup in /opt/inventory-enterprise/backups: ...)"
 failed_checks:
   description: Names of the failed checks.
   returned: without O(targets)
@@ -276,6 +301,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._promethe
 )
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis import (
     fail_if_missing_redis,
+    mask_only_redis_passwords,
     redis_argument_spec,
 )
 
@@ -399,6 +425,7 @@ def run_targets(module, disk_paths):
 def run_module(module):
     """Run the checks and exit_json/fail_json with the report."""
     params = module.params
+    mask_only_redis_passwords(module, [params['redis_url']] + [t['redis_url'] for t in params['targets'] or []])
     disk_paths = validate(module)
     if params['targets'] is not None:
         run_targets(module, disk_paths)

@@ -21,6 +21,18 @@ def test_morning_checks_pass_on_healthy_host(deployment):
     assert run.changed() == 0
 
 
+def test_summary_lists_a_skipped_check_apart_from_the_passed_ones(deployment):
+    """Without a Redis URL the redis check is skipped: the summary must not count it as passed."""
+    run = deployment.play("playbooks/daily.yml", tags="morning",
+                          extra_vars={"daily_operations_morning_checks": ["health", "redis", "memory"],
+                                      "daily_operations_redis_url": ""})
+    assert run.rc == 0, run
+    assert {c["name"]: c["verdict"] for c in morning_result(run, deployment.host)["checks"]} == {
+        "health": "ok", "redis": "skipped", "memory": "ok"}
+    lines = next(iter(run.task_results("Summarise the morning checks of every host in the play").values()))["msg"]
+    assert "  %s: ok - health, memory; skipped - redis" % deployment.host in lines, lines
+
+
 def test_missing_backup_fails_the_backup_check(deployment):
     run = deployment.play("playbooks/daily.yml", tags="morning")
     assert run.rc != 0

@@ -144,3 +144,57 @@ def closed_port():
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+class ScriptedRedis(object):
+    """A TCP server speaking just enough of the Redis protocol to answer every command with one scripted
+    reply (for what a real redis-server cannot be made to say, such as an error carrying control characters)."""
+
+    def __init__(self, reply=b'+PONG\r\n'):
+        self.reply = reply
+        self.commands = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self._accept)
+        self.thread.daemon = True
+
+    @property
+    def url(self):
+        return 'redis://127.0.0.1:%d/0' % self.sock.getsockname()[1]
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with contextlib.closing(conn), conn.makefile('rb') as stream:
+            while True:
+                header = stream.readline()
+                if not header.startswith(b'*'):
+                    return
+                args = []
+                for dummy in range(int(header[1:])):
+                    length = int(stream.readline()[1:])
+                    args.append(stream.read(length + 2)[:-2])
+                self.commands.append(args)
+                try:
+                    conn.sendall(self.reply)
+                except OSError:
+                    return

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._checks import (
     FAILED,
@@ -27,6 +28,8 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._checks i
     summarize,
     used_percent,
 )
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
+    make_archive, make_home)
 from ansible_collections.inventory_enterprise.ops.tests.unit.servers import DEGRADED, metrics_text, route
 
 HOUR = 3600.0
@@ -44,36 +47,87 @@ def by_name(results):
 
 
 # ---------------------------------------------------------------------------------------------- backup
+# Real archives, verified (or not) the way the backup module records it in backups/.verified/.
 
-def test_backup_newest_matching_file_wins(tmp_path):
-    now = time.time()
-    touch(tmp_path / 'inventory_backup_2025-01-01T02-00-00.tar.gz', 50, now)
-    newest = touch(tmp_path / 'inventory_backup_2025-01-02T02-00-00.tar.zst', 7, now)
-    touch(tmp_path / 'notes.txt', 0.1, now)  # newer but not a backup
-    (tmp_path / 'inventory_backup_dir').mkdir()  # matching directory is ignored
-    result = check_backup(str(tmp_path), 'inventory_backup_*', 26, now=now)
-    assert result['verdict'] == OK
-    assert result['value']['path'] == newest
-    assert result['value']['age_hours'] == pytest.approx(7, abs=0.01)
+@pytest.fixture
+def home(tmp_path):
+    return make_home(tmp_path)
+
+
+def test_backup_newest_verified_archive_counts(home):
+    backups = os.path.join(home, 'backups')
+    make_archive(home, 50)
+    newest = make_archive(home, 7)
+    touch(os.path.join(backups, 'notes.txt'), 0.1, time.time())  # newer but not a backup
+    os.mkdir(os.path.join(backups, 'inventory_backup_2099-01-01T00-00-00.tar.zst.d'))  # not a file
+    result = check_backup(backups, 'inventory_backup_*', 26)
+    assert result['verdict'] == OK, result['message']
+    value = result['value']
+    # Exactly the keys RETURN documents for the backup check's value.
+    assert set(value) == {'path', 'name', 'created_at', 'age_hours', 'size', 'verified_at', 'newest_unverified'}
+    assert value['path'] == newest and value['name'] == os.path.basename(newest)
+    assert value['age_hours'] == pytest.approx(7, abs=0.01)
+    assert value['size'] == os.path.getsize(newest) and value['verified_at']
+    assert value['newest_unverified'] is None
     assert result['threshold'] == 26
-    assert 'newest backup %s is 7 h old' % newest in result['message']
+    assert result['message'] == 'newest verified backup %s is 7 h old' % newest
 
 
-def test_backup_too_old(tmp_path):
-    now = time.time()
-    old = touch(tmp_path / 'inventory_backup_2025-01-01T02-00-00.tar.zst', 30, now)
-    result = check_backup(str(tmp_path), 'inventory_backup_*', 26, now=now)
+def test_backup_a_zero_byte_file_named_like_an_archive_is_no_backup(home):
+    backups = os.path.join(home, 'backups')
+    empty = os.path.join(backups, 'inventory_backup_%s.tar.zst' % _archive.utc_now().strftime(_archive.TS_FORMAT))
+    open(empty, 'w').close()
+    result = check_backup(backups, 'inventory_backup_*', 26)
     assert result['verdict'] == FAILED
+    assert result['value']['path'] is None
+    assert result['value']['newest_unverified']['path'] == empty
+    assert result['value']['newest_unverified']['status'] == 'not verified'
+    assert result['message'].startswith('no verified backup in %s: newest archive %s is not verified' % (backups, empty))
+    assert 'backup state=verified' in result['message']
+
+
+def test_backup_unverified_newer_archive_is_reported_beside_the_verified_one(home):
+    backups = os.path.join(home, 'backups')
+    verified = make_archive(home, 5)
+    newer = make_archive(home, 1, verified=False)
+    result = check_backup(backups, 'inventory_backup_*', 26)
+    # Still being verified by the nightly run, or made with verify=false: the verified one still counts.
+    assert result['verdict'] == OK
+    assert result['value']['path'] == verified
+    assert result['value']['newest_unverified'] == dict(
+        path=newer, name=os.path.basename(newer), created_at=_archive.iso(_archive.parse_name(
+            os.path.basename(newer))[1]), age_hours=pytest.approx(1, abs=0.01), status='not verified', reason=None)
+    assert result['message'] == ('newest verified backup %s is 5 h old; newer archive %s is not verified '
+                                 '(run backup state=verified path=%s)' % (verified, newer, newer))
+
+
+def test_backup_only_a_verified_archive_older_than_the_limit(home):
+    backups = os.path.join(home, 'backups')
+    old = make_archive(home, 30)
+    make_archive(home, 2, verified=False)
+    result = check_backup(backups, 'inventory_backup_*', 26)
+    assert result['verdict'] == FAILED
+    assert result['value']['path'] == old
     assert result['value']['age_hours'] == pytest.approx(30, abs=0.01)
-    assert old in result['message'] and 'older than 26 h' in result['message']
+    assert result['message'].startswith('newest verified backup %s is 30 h old, older than 26 h' % old)
+    assert 'is not verified' in result['message']
+
+
+def test_backup_pattern_restricts_the_archives(home):
+    backups = os.path.join(home, 'backups')
+    make_archive(home, 3)
+    result = check_backup(backups, 'inventory_backup_*.tar.gz', 26)
+    assert result['verdict'] == FAILED and result['value'] is None
+    assert result['message'].startswith('no backup archive matching inventory_backup_*.tar.gz in %s' % backups)
 
 
 def test_backup_none_found(tmp_path):
     touch(tmp_path / 'other.tar.gz', 1, time.time())
+    touch(tmp_path / 'inventory_backup_latest.tar.zst', 1, time.time())  # not an archive name
     result = check_backup(str(tmp_path), 'inventory_backup_*', 26)
     assert result['verdict'] == FAILED
     assert result['value'] is None
-    assert 'no file matching inventory_backup_* in %s' % tmp_path in result['message']
+    assert 'no backup archive matching inventory_backup_* in %s' % tmp_path in result['message']
 
 
 def test_backup_dir_missing(tmp_path):

@@ -17,6 +17,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis im
     hit_rate,
     redact_url,
     redis_argument_spec,
+    url_secrets,
 )
 
 
@@ -34,13 +35,29 @@ def test_hit_rate(hits, misses, expected):
 
 
 @pytest.mark.parametrize('url, expected', [
-    ('redis://:hunter2@cache.example.com:6380/1', 'redis://cache.example.com:6380/1'),
-    ('rediss://user:pw@10.0.0.5/0', 'rediss://10.0.0.5:6379/0'),
+    ('redis://:hunter2@cache.example.com:6380/1', 'redis://:****@cache.example.com:6380/1'),
+    ('rediss://user:pw@10.0.0.5/0', 'rediss://user:****@10.0.0.5:6379/0'),
+    ('redis://hunter2@10.0.0.5:6379/0', 'redis://****@10.0.0.5:6379/0'),
+    ('redis://10.0.0.5:6379/0?password=hunter2', 'redis://10.0.0.5:6379/0'),
+    ('redis://[::1]:6380/2', 'redis://[::1]:6380/2'),
     ('redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'),
     ('unix:///run/redis.sock?db=0', 'unix:///run/redis.sock'),
+    ('unix://:hunter2@/run/redis.sock?db=0', 'unix://:****@/run/redis.sock'),
 ])
-def test_redact_url_drops_credentials(url, expected):
+def test_redact_url_masks_only_the_password(url, expected):
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('redis://127.0.0.1:6379/0', set()),
+    ('redis://:hunter%402@cache:6380/1', {'hunter%402', 'hunter@2'}),
+    ('redis://user:pw@cache/0', {'pw'}),
+    ('redis://lonely@cache/0', {'lonely'}),
+    ('redis://cache/0?db=1&password=s3%20cr+t', {'s3 cr t', 's3%20cr+t'}),
+    ('', set()),
+])
+def test_url_secrets(url, expected):
+    assert url_secrets(url) == expected
 
 
 def test_ping_and_hit_rate_on_real_redis(redis_url):
@@ -74,15 +91,15 @@ def test_down_redis_is_a_clear_error_without_password(dead_redis_url):
     assert time.monotonic() - start < 1.5
     msg = str(err.value)
     assert 'hunter2' not in msg
-    assert msg.startswith('Redis PING at %s failed' % dead_redis_url)
+    assert msg.startswith('Redis PING at %s failed' % url.replace('hunter2', '****'))
     assert 'is redis-server running' in msg
 
 
 def test_invalid_url():
     with pytest.raises(RedisProbeError) as err:
-        RedisProbe('http://:pw@127.0.0.1:6379/0').ping()
-    assert 'invalid redis_url http://127.0.0.1:6379/0' in str(err.value)
-    assert 'pw@' not in str(err.value)
+        RedisProbe('http://:Pw0rd9@127.0.0.1:6379/0').ping()
+    assert 'invalid redis_url http://:****@127.0.0.1:6379/0' in str(err.value)
+    assert 'Pw0rd9' not in str(err.value)
 
 
 def test_wrong_password_is_reported(redis_url):

@@ -13,14 +13,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import time
 
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
-from ansible_collections.inventory_enterprise.ops.plugins.modules import health_check
-from ansible_collections.inventory_enterprise.ops.tests.unit.servers import DEGRADED, HEALTHY, route
+from ansible_collections.inventory_enterprise.ops.plugins.modules import backup, health_check
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
+    make_archive, make_home)
+from ansible_collections.inventory_enterprise.ops.tests.unit.servers import (
+    DEGRADED, HEALTHY, ScriptedRedis, route)
 
 HOUR = 3600.0
 
@@ -39,15 +43,15 @@ def check(result, name):
 
 
 @pytest.fixture
-def backups(tmp_path):
-    """A backups directory holding a 3 h old daily backup."""
-    directory = tmp_path / 'backups'
-    directory.mkdir()
-    path = directory / 'inventory_backup_2025-01-02T02-00-00.tar.zst'
-    path.write_bytes(b'\x28\xb5\x2f\xfd')
-    stamp = time.time() - 3 * HOUR
-    os.utime(str(path), (stamp, stamp))
-    return directory
+def home(tmp_path):
+    return make_home(tmp_path)
+
+
+@pytest.fixture
+def backups(home):
+    """A backups directory holding a 3 h old daily backup, verified by the backup module."""
+    make_archive(home, 3)
+    return os.path.join(home, 'backups')
 
 
 @pytest.fixture
@@ -152,7 +156,7 @@ def test_redis_down_secret_never_printed(api, dead_redis_url, capsys):
     failed, result = run(dict(api_url=api.url, redis_url=secret_url, redis_timeout=1, host_label='web01',
                               api_token='tok-123456'), capsys)
     assert failed and result['failed_checks'] == ['redis']
-    assert 'redis (Redis PING at %s failed' % dead_redis_url in result['msg']
+    assert 'redis (Redis PING at %s failed' % secret_url.replace('T0pSecret', '****') in result['msg']
     assert 'T0pSecret' not in result['_raw'] and 'tok-123456' not in result['_raw']
     assert api.requests[0]['authorization'] == 'Bearer tok-123456'
 
@@ -176,7 +180,70 @@ def test_stale_or_missing_backup(api, tmp_path, backups, capsys):
     empty.mkdir()
     failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=str(empty), host_label='web01'),
                          capsys)
-    assert failed and 'no file matching inventory_backup_* in %s' % empty in result['msg']
+    assert failed and 'no backup archive matching inventory_backup_* in %s' % empty in result['msg']
+
+
+def flip_byte(path):
+    with open(path, 'r+b') as handle:
+        handle.seek(os.path.getsize(path) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+
+def test_an_archive_that_failed_verification_fails_the_morning_check(api, home, capsys):
+    """The nightly archive is kept for investigation when it does not verify: it is not a backup."""
+    backups = os.path.join(home, 'backups')
+    good = make_archive(home, 5)
+    bad = make_archive(home, 1, verified=False)
+    flip_byte(bad)
+    failed, verification = run_module(backup, dict(service_home=home, state='verified', path=bad), capsys)
+    assert failed and 'failed verification' in verification['msg']
+
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=backups, host_label='web01'), capsys)
+    assert failed and result['failed_checks'] == ['backup']
+    found = check(result, 'backup')
+    assert found['value']['path'] == good
+    assert found['value']['newest_unverified']['path'] == bad
+    assert found['value']['newest_unverified']['status'] == 'failed verification'
+    assert 'corrupt' in found['value']['newest_unverified']['reason']
+    assert found['message'].startswith('newest archive %s failed verification (' % bad)
+    assert 'newest verified backup %s is 5 h old' % good in found['message']
+
+    # A new verified backup makes the broken one history: the check passes again.
+    newest = make_archive(home, 0)
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=backups, host_label='web01'), capsys)
+    assert not failed and check(result, 'backup')['value']['path'] == newest
+
+
+def test_retention_records_the_archive_it_found_broken(api, home, capsys):
+    """backup state=pruned verifies archives without a record: one that fails is recorded, in check mode not."""
+    backups = os.path.join(home, 'backups')
+    make_archive(home, 5)
+    bad = make_archive(home, 1, verified=False)
+    flip_byte(bad)
+    args = dict(service_home=home, state='pruned', retention_days=30)
+    failed, pruned = run_module(backup, args, capsys, check_mode=True)
+    assert not failed and [r['name'] for r in pruned['rejected']] == [os.path.basename(bad)]
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=backups, host_label='web01'), capsys)
+    assert not failed and check(result, 'backup')['value']['newest_unverified']['status'] == 'not verified'
+
+    failed, pruned = run_module(backup, args, capsys)
+    assert not failed
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=backups, host_label='web01'), capsys)
+    assert failed and check(result, 'backup')['value']['newest_unverified']['status'] == 'failed verification'
+
+
+def test_a_zero_byte_archive_is_not_a_backup(api, tmp_path, capsys):
+    backups = tmp_path / 'backups'
+    backups.mkdir()
+    stamp = time.strftime('%Y-%m-%dT%H-%M-%S', time.gmtime(time.time() - 3600))
+    (backups / ('inventory_backup_%s.tar.zst' % stamp)).write_bytes(b'')
+    failed, result = run(dict(api_url=api.url, checks=['backup'], backup_dir=str(backups), host_label='web01'),
+                         capsys)
+    assert failed
+    assert 'backup (no verified backup in %s: newest archive %s/inventory_backup_%s.tar.zst is not verified' % (
+        backups, backups, stamp) in result['msg']
 
 
 def test_report_only_never_fails(dead_url, capsys):
@@ -255,7 +322,8 @@ def test_targets_check_many_hosts_from_one_process(api, redis_url, dead_url, dea
     assert verdicts(result['hosts']['web02'])['redis'] == 'skipped'
     assert result['hosts']['web03']['failed_checks'] == ['redis']
     assert result['msg'].startswith('health_check failed on web02: health (cannot connect to %s/health' % dead_url)
-    assert '; health_check failed on web03: redis (Redis PING at %s failed' % dead_redis_url in result['msg']
+    assert '; health_check failed on web03: redis (Redis PING at %s failed' % secret.replace('T0pSecret', '****') \
+        in result['msg']
     assert 'T0pSecret' not in result['_raw']
     # The service saw each of its two targets' requests: /health and /metrics, once per target.
     assert sorted(r['path'] for r in api.requests) == ['/health', '/health', '/metrics', '/metrics']
@@ -281,3 +349,79 @@ def test_targets_refuse_local_checks_and_duplicate_labels(api, capsys, args, mes
 def test_no_targets_is_an_empty_fleet(capsys):
     failed, result = run(dict(targets=[], checks=['health']), capsys)
     assert not failed and result['hosts'] == {} and result['ok'] is True
+
+
+# ------------------------------------------------------------------------ what reaches the operator's terminal
+
+UNSAFE = re.compile(u'[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]')
+
+
+def strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            for found in strings(item):
+                yield found
+    elif isinstance(value, list):
+        for item in value:
+            for found in strings(item):
+                yield found
+
+
+def test_control_characters_from_servers_are_escaped(api, capsys):
+    """ESC, CR, BEL and bidi overrides chosen by a server reach results and messages as visible escapes."""
+    api.use('healthy', **{
+        '/health': route(503, {'status': 'degraded\x1b[2J', 'database': 'connected',
+                               'cache\x1b]0;owned\x07': 'disconnected', 'version': '2.1.0\r\u202eok'}),
+        '/metrics': route(500, 'Internal \x1b[31mError\x07\x9b', 'text/plain')})
+    evil = ScriptedRedis(b'-ERR \x1b[2Jwiped\x07\r\n').start()
+    try:
+        failed, result = run(dict(api_url=api.url, redis_url=evil.url, checks=['health', 'metrics', 'redis'],
+                                  redis_timeout=2, host_label='web01'), capsys)
+    finally:
+        evil.stop()
+    assert failed and result['failed_checks'] == ['health', 'metrics', 'redis']
+    reported = dict((key, value) for key, value in result.items() if key not in ('invocation', '_raw'))
+    raw_strings = [text for text in strings(reported) if UNSAFE.search(text)]
+    assert raw_strings == []
+    health = check(result, 'health')
+    assert "status 'degraded\\x1b[2J'" in health['message']
+    assert 'cache\\x1b]0;owned\\x07 disconnected' in health['message']
+    assert health['value']['version'] == '2.1.0\\r\\u202eok'
+    assert 'Internal \\x1b[31mError\\x07\\x9b' in check(result, 'metrics')['message']
+    assert '\\x1b[2Jwiped\\x07' in check(result, 'redis')['message']
+    assert '\\x1b[2Jwiped\\x07' in result['msg']
+
+
+# ---------------------------------------------------------------------------------- Redis URL in messages
+
+def test_redis_url_without_password_shows_host_and_port(api, redis_url, capsys):
+    failed, result = run(dict(api_url=api.url, checks=['redis'], redis_url=redis_url, host_label='web01'), capsys)
+    assert not failed
+    assert check(result, 'redis')['message'].startswith('PONG from %s;' % redis_url)
+
+
+def test_redis_password_is_the_only_secret(api, redis_url, capsys):
+    import redis
+    admin = redis.Redis.from_url(redis_url)
+    admin.config_set('requirepass', 'T0pSecret')
+    admin.close()
+    try:
+        secret_url = redis_url.replace('redis://', 'redis://:T0pSecret@')
+        failed, result = run(dict(api_url=api.url, checks=['redis'], redis_url=secret_url, host_label='web01'),
+                             capsys)
+        assert not failed, result
+        masked = redis_url.replace('redis://', 'redis://:****@')
+        assert check(result, 'redis')['message'].startswith('PONG from %s;' % masked)
+        assert result['invocation']['module_args']['redis_url'] == redis_url.replace('redis://', 'redis://:********@')
+
+        wrong = redis_url.replace('redis://', 'redis://:Wr0ngSecret@')
+        failed, result = run(dict(api_url=api.url, checks=['redis'], redis_url=wrong, host_label='web01'), capsys)
+        assert failed and 'Redis PING at %s failed' % masked in result['msg']
+        assert 'T0pSecret' not in result['_raw'] and 'Wr0ngSecret' not in result['_raw']
+    finally:
+        admin = redis.Redis.from_url(redis_url.replace('redis://', 'redis://:T0pSecret@'))
+        admin.config_set('requirepass', '')
+        admin.close()
