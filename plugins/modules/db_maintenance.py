@@ -233,6 +233,7 @@ changed_tasks:
 
 import os
 import shutil
+import sqlite3
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -241,6 +242,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _s
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import (
     PostgresConnection,
     PostgresError,
+    describe,
     fail_if_missing_psycopg2,
     postgres_argument_spec,
     quote_ident,
@@ -293,8 +295,12 @@ class SqliteMaintenance(object):
         self.path = self.p['path']
         self.check = module.check_mode
         self.busy_ms = int(self.p['busy_timeout'] * 1000)
-        self.conn = sq.connect(self.path, self.busy_ms, readonly=self.check)
         self.diff = None
+        self.results = {}
+        self.failed_task = None
+        self.partial = {}  # what the running task has done so far, for a failure result
+        self.progress = None
+        self.conn = sq.connect(self.path, self.busy_ms, readonly=self.check)
 
     def retry(self, action, fn):
         return sq.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
@@ -303,10 +309,14 @@ class SqliteMaintenance(object):
     def task_holders(self):
         holders, unreadable = sq.find_holders(self.path)
         stopped = []
+        self.partial.update(processes=holders, stopped=stopped, unreadable=unreadable)
         if self.p['stop_holders'] and holders:
             for holder in holders:
                 outcome = 'would stop' if self.check else sq.stop_process(holder['pid'], self.p['stop_timeout'])
                 stopped.append(dict(pid=holder['pid'], outcome=outcome))
+                if not self.check:
+                    self.partial['changed'] = True
+                    self.progress = 'stopped pid(s) %s' % ', '.join(str(s['pid']) for s in stopped)
         msg = '%d process(es) have %s open' % (len(holders), self.path)
         if holders:
             msg += ': ' + ', '.join('%d (%s)' % (h['pid'], ' '.join(h['cmdline'])[:80]) for h in holders)
@@ -321,11 +331,11 @@ class SqliteMaintenance(object):
         result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
             len(result['errors']), '; '.join(result['errors'][:5]))
         if not result['ok']:
-            self.module.fail_json(
-                msg='%s of %s found %d problem(s): %s. Nothing was written. Restore the database from the last '
-                    'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
-                                                                  '; '.join(result['errors'][:5])),
-                report={name: result}, engine='sqlite', target=self.path, changed_tasks=[])
+            self.partial = dict(result)
+            raise sq.SqliteMaintError(
+                '%s of %s found %d problem(s): %s. Nothing was written after it. Restore the database from the last '
+                'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
+                                                             '; '.join(result['errors'][:5])))
         return result
 
     def task_integrity_check(self):
@@ -338,15 +348,18 @@ class SqliteMaintenance(object):
         before = sq.journal_mode(self.conn)
         if before == 'wal':
             return dict(changed=False, before=before, after=before, message='journal mode is already WAL')
-        self.diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
+        diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
+        self.partial.update(before=before)
         if self.check:
+            self.diff = diff
             return dict(changed=True, before=before, after='wal', message='would switch journal mode %s -> WAL'
                         % before)
         after = self.retry('switching to WAL', lambda: self.conn.execute('PRAGMA journal_mode=WAL').fetchone()[0])
         if after.lower() != 'wal':
-            self.module.fail_json(msg='could not switch %s to WAL: SQLite kept journal mode %s (another connection '
+            raise sq.SqliteMaintError('could not switch %s to WAL: SQLite kept journal mode %s (another connection '
                                       'holds the database open in exclusive mode?); stop the holders and retry'
                                       % (self.path, after))
+        self.diff = diff
         return dict(changed=True, before=before, after='wal', message='journal mode %s -> WAL' % before)
 
     def task_vacuum(self):
@@ -371,9 +384,11 @@ class SqliteMaintenance(object):
         free_disk = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         needed = before - pages['free_bytes']
         if free_disk < needed:
-            self.module.fail_json(msg='not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
+            raise sq.SqliteMaintError('not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
                                       'free on its filesystem; free some space first' % (self.path, needed, free_disk))
         self.retry('VACUUM', lambda: self.conn.execute('VACUUM'))
+        self.partial.update(result, ran=True, changed=True)
+        self.progress = 'vacuumed'
         checkpointed = sq.checkpoint(self.conn) if wal else True
         after = os.path.getsize(self.path)
         result.update(changed=True, ran=True, bytes_before=before, bytes_after=after,
@@ -389,14 +404,19 @@ class SqliteMaintenance(object):
         known = set(sq.index_names(self.conn))
         unknown = [n for n in names if n not in known]
         if unknown:
-            self.module.fail_json(msg='index(es) %s do not exist in %s; existing indexes: %s' % (
+            raise sq.SqliteMaintError('index(es) %s do not exist in %s; existing indexes: %s' % (
                 ', '.join(unknown), self.path, ', '.join(sorted(known))))
         frag = sq.index_fragmentation(self.conn, names)
         threshold = self.p['reindex_min_unused_percent'] / 100.0
         todo = [n for n in names if self.p['reindex_force'] or frag[n] is None or frag[n] > threshold]
         if todo and not self.check:
+            rebuilt = []
+            self.partial.update(fragmentation=frag, rebuilt=rebuilt)
             for name in todo:
                 self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % sq.qi(name)))
+                rebuilt.append(name)
+                self.partial['changed'] = True
+                self.progress = 'rebuilt %s' % ', '.join(rebuilt)
         verb = 'would rebuild' if self.check else 'rebuilt'
         msg = ('%s %s' % (verb, ', '.join(todo))) if todo else \
             'not needed: no index above %.0f%% unused pages' % (threshold * 100)
@@ -409,6 +429,9 @@ class SqliteMaintenance(object):
                 'are out of date: would run %s' % statement if needed else 'are up to date'))
         before = sq.stat1(self.conn)
         self.retry(statement, lambda: self.conn.execute(statement).fetchall())
+        # Whether the statistics changed is only known once they are read back.
+        self.partial.update(ran=True, changed=True)
+        self.progress = 'ran %s' % statement
         changed = sq.stat1(self.conn) != before
         return dict(changed=changed, ran=True, message='%s: statistics %s' % (
             statement, 'updated' if changed else 'unchanged'))
@@ -431,12 +454,18 @@ class SqliteMaintenance(object):
         return result
 
     def run(self, tasks):
-        results = {}
-        for name in SQLITE_ORDER:
-            if name in tasks:
-                results[name] = getattr(self, 'task_' + name)()
-        self.conn.close()
-        return results
+        try:
+            for name in SQLITE_ORDER:
+                if name in tasks:
+                    self.failed_task, self.partial, self.progress = name, {}, None
+                    try:
+                        self.results[name] = getattr(self, 'task_' + name)()
+                    except (sqlite3.Error, OSError) as exc:
+                        raise sq.SqliteMaintError(sq.error_message('the %s task' % name, self.path, exc))
+            self.failed_task = None
+        finally:
+            self.conn.close()
+        return self.results
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
@@ -499,9 +528,13 @@ class PostgresMaintenance(object):
         self.module = module
         self.p = module.params
         self.check = module.check_mode
-        self.pg = PostgresConnection(self.p, autocommit=True).open()
         self.schema = self.p['schema']
         self.diff = None
+        self.results = {}
+        self.failed_task = None
+        self.partial = {}
+        self.progress = None
+        self.pg = PostgresConnection(self.p, autocommit=True).open()
 
     def tables(self):
         rows = self.pg.query("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -566,9 +599,14 @@ class PostgresMaintenance(object):
         tables = self.tables()
         todo = self._needs(tables, what)
         if todo and not self.check:
+            done = []
+            self.partial['tables'] = done
             for table in todo:
                 # autocommit: VACUUM cannot run inside a transaction block.
                 self.pg.execute('%s %s' % (statement, self.qualified(table)), action='%s of %s' % (statement, table))
+                done.append(table)
+                self.partial['changed'] = True
+                self.progress = 'ran %s on %s' % (statement, ', '.join(done))
         verb = 'would run' if self.check else 'ran'
         return dict(changed=bool(todo), tables=todo,
                     message=('%s %s on %s' % (verb, statement, ', '.join(todo))) if todo else
@@ -591,12 +629,21 @@ class PostgresMaintenance(object):
             action='looking for invalid indexes')
         dropped = [r['index'] for r in invalid]
         if not self.check:
+            done_dropped, done_tables = [], []
+            self.partial.update(concurrently=concurrently, dropped_invalid=done_dropped, tables=done_tables)
             for name in dropped:
                 self.pg.execute('DROP INDEX %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(name)),
                                 action='dropping invalid index %s' % name)
+                done_dropped.append(name)
+                self.partial['changed'] = True
+                self.progress = 'dropped the invalid index(es) %s' % ', '.join(done_dropped)
             for table in tables:
                 self.pg.execute('REINDEX TABLE %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(table)),
                                 action='REINDEX of %s' % table)
+                done_tables.append(table)
+                self.partial['changed'] = True
+                self.progress = 'rebuilt the indexes of %s%s' % (', '.join(done_tables), (
+                    ' and dropped %s' % ', '.join(done_dropped)) if done_dropped else '')
         verb = 'would rebuild' if self.check else 'rebuilt'
         msg = '%s the indexes of %d table(s)%s' % (verb, len(tables), ' concurrently' if concurrently else '')
         if dropped:
@@ -652,14 +699,15 @@ class PostgresMaintenance(object):
                     message='%d table(s): %d critical, %d warning' % (len(tables), len(critical), len(warning)))
 
     def run(self, tasks):
-        results = {}
         try:
             for name in POSTGRES_ORDER:
                 if name in tasks:
-                    results[name] = getattr(self, 'task_' + name)()
+                    self.failed_task, self.partial, self.progress = name, {}, None
+                    self.results[name] = getattr(self, 'task_' + name)()
+            self.failed_task = None
         finally:
             self.pg.close()
-        return results
+        return self.results
 
 
 def validate(module):
@@ -681,28 +729,52 @@ def validate(module):
         module.fail_json(msg='busy_retries must be at least 0 and top at least 1')
 
 
+def outcome(module, runner, results):
+    """The result keys shared by success and failure."""
+    params = module.params
+    changed_tasks = [name for name, result in results.items() if result.get('changed')]
+    result = dict(changed=bool(changed_tasks), report=results, engine=params['engine'],
+                  target=params['path'] if params['engine'] == 'sqlite' else describe(params),
+                  changed_tasks=changed_tasks,
+                  messages=['%s: %s' % (name, result['message']) for name, result in results.items()])
+    if runner is not None and runner.diff and module._diff:
+        result['diff'] = runner.diff
+    return result
+
+
+def fail(module, runner, exc):
+    """A failure result that still reports every task run before it, and what the failing task had done: a
+    later task failing never hides that earlier ones changed the database."""
+    results = dict(runner.results) if runner is not None else {}
+    failed_task = runner.failed_task if runner is not None else None
+    done = ['%s: %s' % (name, r['message']) for name, r in results.items() if r.get('changed')]
+    if failed_task:
+        entry = dict(runner.partial)
+        entry.update(changed=bool(entry.get('changed')), failed=True, message=to_native(exc))
+        results[failed_task] = entry
+        if entry['changed']:
+            done.append('%s: %s before it failed' % (failed_task, runner.progress))
+    result = outcome(module, runner, results)
+    result['failed_task'] = failed_task
+    msg = to_native(exc)
+    if done:
+        msg += '. This run had already changed the database: %s' % '; '.join(done)
+    module.fail_json(msg=msg, **result)
+
+
 def run_module(module):
     validate(module)
-    params = module.params
-    engine = params['engine']
+    runner = None
     try:
-        if engine == 'sqlite':
-            target = params['path']
+        if module.params['engine'] == 'sqlite':
             runner = SqliteMaintenance(module)
         else:
             fail_if_missing_psycopg2(module, reason='for engine=postgresql')
             runner = PostgresMaintenance(module)
-            target = runner.pg.where
-        results = runner.run(params['tasks'])
+        runner.run(module.params['tasks'])
     except (sq.SqliteMaintError, PostgresError) as exc:
-        module.fail_json(msg=to_native(exc), engine=engine, changed=False)
-    changed_tasks = [name for name, result in results.items() if result.get('changed')]
-    report = dict(changed=bool(changed_tasks), report=results, engine=engine, target=target,
-                  changed_tasks=changed_tasks,
-                  messages=['%s: %s' % (name, result['message']) for name, result in results.items()])
-    if runner.diff and module._diff:
-        report['diff'] = runner.diff
-    module.exit_json(**report)
+        fail(module, runner, exc)
+    module.exit_json(**outcome(module, runner, runner.results))
 
 
 def main():
