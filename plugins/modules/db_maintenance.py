@@ -320,6 +320,9 @@ class SqliteMaintenance(object):
         msg = '%d process(es) have %s open' % (len(holders), self.path)
         if holders:
             msg += ': ' + ', '.join('%d (%s)' % (h['pid'], ' '.join(h['cmdline'])[:80]) for h in holders)
+        if stopped:
+            msg += '; %s %s' % ('would stop' if self.check else 'stopped', ', '.join(
+                str(s['pid']) if self.check else '%d (%s)' % (s['pid'], s['outcome']) for s in stopped))
         if unreadable:
             msg += '; %d process(es) could not be inspected (run as root to see them all)' % unreadable
         return dict(changed=bool(stopped), processes=holders, stopped=stopped, unreadable=unreadable, message=msg)

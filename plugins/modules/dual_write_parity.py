@@ -240,14 +240,15 @@ summary:
   sample: "5 tables, 2 differ: processed_invoices 1 missing 1 changed; item_master 2 extra; synced 2 rows"
 '''
 
+import sqlite3
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_tracking as track
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_tracking
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiClient,
     ApiError,
@@ -264,6 +265,11 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._promethe
     MetricsParseError,
     fail_if_missing_prometheus_client,
 )
+
+try:
+    from psycopg2 import Error as Psycopg2Error
+except ImportError:  # fail_if_missing_psycopg2 stops the module first
+    Psycopg2Error = PostgresError
 
 DUAL_WRITE_COUNTER = 'db_dual_write_errors_total'
 # Reading a marked row costs about as much as summarising 5 rows (bench/parity.py, docs/benchmarks.md).
@@ -287,22 +293,14 @@ def argument_spec():
         fail_on_difference=dict(type='bool', default=False),
         change_tracking=dict(type='str', default='ignore', choices=['ignore', 'present', 'absent']),
         full_check=dict(type='bool', default=False),
+        busy_timeout=dict(type='float', default=30.0),
+        busy_retries=dict(type='int', default=2),
     )
     return spec
 
 
 def create_module():
     return AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-
-
-def read_counter(module):
-    client = ApiClient.from_module(module)
-    try:
-        metrics = Metrics.parse(client.get('/metrics').text)
-    except (ApiError, MetricsParseError) as exc:
-        module.fail_json(msg='reading %s from %s failed: %s' % (DUAL_WRITE_COUNTER, client.url('/metrics'),
-                                                                to_native(exc)))
-    return metrics.value(DUAL_WRITE_COUNTER)
 
 
 def bounded(ids, limit):
@@ -315,7 +313,8 @@ def table_report(name, diff=None, error=None, limit=100):
                 method=diff.method, keys_checked=diff.keys_checked,
                 chunks_differing=diff.chunks_differing, missing=bounded(diff.missing, limit),
                 extra=bounded(diff.extra, limit), changed=bounded(diff.changed, limit),
-                in_sync=error is None and diff.in_sync, synced=dict(upserted=0, deleted=0), error=error)
+                in_sync=error is None and diff.in_sync, synced=dict(upserted=0, deleted=0),
+                skipped=bounded([], limit), error=error)
 
 
 def summarize(reports, synced_rows, check_mode):
@@ -332,10 +331,13 @@ def summarize(reports, synced_rows, check_mode):
         line += ': ' + '; '.join(parts)
     if synced_rows:
         line += '; %s %d rows' % ('would sync' if check_mode else 'synced', synced_rows)
+    skipped = sum(r['skipped']['count'] for r in reports)
+    if skipped:
+        line += '; %d rows left for the next run (SQLite changed them during this one)' % skipped
     return line
 
 
-def sqlite_writer(conn, path):
+def sqlite_writer(conn, path, retries=2, busy_timeout_ms=30000):
     """write(action, statements): one IMMEDIATE transaction, retried while the service holds the lock."""
     def write(action, statements):
         def attempt():
@@ -351,32 +353,87 @@ def sqlite_writer(conn, path):
             except Exception:
                 conn.execute('ROLLBACK')
                 raise
-        sq.with_busy_retry(action, path, attempt)
+        _sqlite_maint.with_busy_retry(action, path, attempt, retries=retries, busy_timeout_ms=busy_timeout_ms)
     return write
 
 
-class Run(object):
-    """One parity run: resolve tables, set up tracking, compare in one snapshot per side, sync, bookkeeping."""
+class RunFailed(Exception):
+    """The run cannot go on; the message says what failed, where and what to do."""
 
-    def __init__(self, module, lite, rw, pg):
+
+class Run(object):
+    """One parity run: resolve tables, set up tracking, compare in one snapshot per side, sync, bookkeeping.
+
+    `executed` lists every write as it is committed, so a failure result says what this run already changed."""
+
+    def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.lite = lite
-        self.pg = pg
+        self.started = time.monotonic()
+        self.lite = self.rw = self.pg = None
+        self.counter = None
         self.reports = []
         self.pairs = []  # (index in reports, ours, theirs) of the tables that resolved
         self.diffs = {}  # index in reports -> TableDiff
         self.errors = False
+        self.executed = []
+        self.step = 'starting'
         self.tracking = dict(state=self.params['change_tracking'], actions=[], method='full', reason=None)
         self.track = self.tracking['state'] == 'present'
-        self.write = module.check_mode is False and rw is not None
-        self.lite_tracker = track.SqliteTracker(lite, sqlite_writer(rw, self.params['sqlite_path']) if rw else None)
-        self.pg_tracker = track.PostgresTracker(pg, self.params['schema'])
+        self.write = module.check_mode is False
+        self.busy_ms = int(self.params['busy_timeout'] * 1000)
+        self.lite_tracker = self.pg_tracker = None
         self.marks = {}  # table -> (sqlite marks, postgres marks) read in the snapshot
 
+    def result(self):
+        """The keys every result has, a failure's included: what was found so far and what was written."""
+        return dict(changed=bool(self.executed), executed=self.executed, tables=[r for r in self.reports if r],
+                    tracking=self.tracking, dual_write_errors=self.counter,
+                    elapsed_seconds=round(time.monotonic() - self.started, 3))
+
+    def fail(self, msg, **extra):
+        if self.executed:
+            msg += '. This run had already written: %s' % '; '.join(self.executed)
+        result = self.result()
+        result.update(extra)
+        self.module.fail_json(msg=msg, **result)
+
+    def read_counter(self):
+        client = ApiClient.from_module(self.module)
+        try:
+            metrics = Metrics.parse(client.get('/metrics').text)
+        except (ApiError, MetricsParseError) as exc:
+            raise RunFailed('reading %s from %s failed: %s' % (DUAL_WRITE_COUNTER, client.url('/metrics'),
+                                                               to_native(exc)))
+        self.counter = metrics.value(DUAL_WRITE_COUNTER)
+
+    def open(self):
+        path = self.params['sqlite_path']
+        self.step = 'opening'
+        self.lite = _sqlite_maint.connect(path, self.busy_ms, readonly=True)
+        if self.params['change_tracking'] != 'ignore' and self.write:
+            self.rw = _sqlite_maint.connect(path, self.busy_ms)
+        writer = sqlite_writer(self.rw, path, self.params['busy_retries'], self.busy_ms) if self.rw else None
+        self.lite_tracker = _parity_tracking.SqliteTracker(self.lite, writer)
+        self.pg = PostgresConnection(self.params)
+        self.pg.open()
+        self.pg_tracker = _parity_tracking.PostgresTracker(self.pg, self.params['schema'])
+        self.pg.execute('SET extra_float_digits = 3')  # floats read back exactly for the row comparison
+        if self.pg.server_version >= 110000:
+            self.pg.execute('SET jit = off')  # compiling the checksum expressions costs more than it saves
+
+    def close(self):
+        if self.pg is not None:
+            self.pg.close()
+        for conn in (self.lite, self.rw):
+            if conn is not None:
+                conn.close()
+
     def resolve(self):
+        self.step = 'listing the tables'
         names = self.params['tables'] or _parity.sqlite_tables(self.lite)
         for name in names:
+            self.step = 'reading the columns of %s' % name
             try:
                 spec = _parity.TableSpec.from_sqlite(self.lite, name)
                 theirs = _parity.PostgresSide(self.pg, spec, self.params['schema'])
@@ -393,6 +450,7 @@ class Run(object):
         state = self.tracking['state']
         if state == 'ignore':
             return False
+        self.step = 'reading the change tracking'
         if state == 'absent':
             plans = [self.lite_tracker.removal(), self.pg_tracker.removal()]
         else:
@@ -401,12 +459,15 @@ class Run(object):
         for _statements, actions in plans:
             self.tracking['actions'] += actions
         if self.write:
+            self.step = 'changing the change tracking'
             self.pg_tracker.run('changing change tracking', plans[1][0])
+            self.executed += plans[1][1]
             self.lite_tracker.run('changing change tracking', plans[0][0])
+            self.executed += plans[0][1]
         self.pg.conn.commit()
         if state == 'absent':
             return False
-        self.fingerprint = track.fingerprint([(ours.spec, theirs.types) for _i, ours, theirs in self.pairs])
+        self.fingerprint = _parity_tracking.fingerprint([(ours.spec, theirs.types) for _i, ours, theirs in self.pairs])
         if self.errors:
             self.tracking['reason'] = 'a table could not be compared'
         elif self.tracking['actions']:
@@ -415,6 +476,7 @@ class Run(object):
         elif self.params['full_check']:
             self.tracking['reason'] = 'full_check=true'
         else:
+            self.step = 'reading the parity checkpoints'
             mine, theirs = self.lite_tracker.state(), self.pg_tracker.state()
             self.pg.conn.commit()
             if mine is None or theirs is None:
@@ -430,6 +492,7 @@ class Run(object):
         read_marks = self.track and (incremental or self.write)
         for index, ours, theirs in self.pairs:
             name = ours.spec.name
+            self.step = 'comparing table %s' % name
             diff = None
             if read_marks:
                 self.marks[name] = (self.lite_tracker.marks(name), self.pg_tracker.marks(name))
@@ -451,17 +514,24 @@ class Run(object):
         self.tracking['method'] = 'incremental' if methods == set(['incremental']) else 'full'
 
     def sync(self):
+        """Rows synced (predicted in check mode)."""
         synced_rows = 0
         for index, ours, theirs in self.pairs:
             diff = self.diffs[index]
             if diff.in_sync:
                 continue
+            name = ours.spec.name
+            self.step = 'syncing table %s' % name
             if self.module.check_mode:
                 upserted = len(diff.missing) + len(diff.changed)
                 deleted = len(diff.extra) if self.params['delete_extra'] else 0
             else:
-                upserted, deleted = _parity.sync_table(ours, theirs, diff, self.params['delete_extra'],
-                                                       self.params['batch_size'])
+                upserted, deleted, skipped = _parity.sync_table(ours, theirs, diff, self.params['delete_extra'],
+                                                                self.params['batch_size'])
+                self.reports[index]['skipped'] = bounded(skipped, self.params['max_ids'])
+                if upserted or deleted:
+                    self.executed.append('%s: %d row(s) upserted and %d deleted in PostgreSQL'
+                                         % (name, upserted, deleted))
             self.reports[index]['synced'] = dict(upserted=upserted, deleted=deleted)
             synced_rows += upserted + deleted
         return synced_rows
@@ -471,11 +541,13 @@ class Run(object):
         the keys found equal; keys found different stay (or become) marked."""
         if not (self.track and self.write) or self.errors:
             return
-        token = track.new_token()
+        self.step = 'storing the parity checkpoint'
+        token = _parity_tracking.new_token()
         self.pg_tracker.set_state(token, self.fingerprint)
         self.lite_tracker.set_state(token, self.fingerprint)
         for index, ours, _theirs in self.pairs:
             name, diff = ours.spec.name, self.diffs[index]
+            self.step = 'clearing the change marks of %s' % name
             different = set(diff.missing) | set(diff.extra) | set(diff.changed)
             mine, theirs = self.marks.get(name, ({}, {}))
             self.lite_tracker.clear(name, dict(i for i in mine.items() if i[0] not in different))
@@ -484,56 +556,58 @@ class Run(object):
             if unmarked:
                 self.pg_tracker.mark(name, unmarked)
 
+    def execute(self):
+        """Everything after the option checks. Returns the rows synced (predicted in check mode)."""
+        if self.params['check_metrics']:
+            self.read_counter()
+        self.open()
+        self.resolve()
+        incremental = self.set_up_tracking()
+        self.pg.conn.commit()
+        # One read transaction per side: every table is compared against the same snapshots.
+        self.pg.conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
+        self.lite.execute('BEGIN')
+        self.compare(incremental)
+        self.pg.conn.commit()
+        self.lite.execute('COMMIT')  # a rollback-journal database would keep writers out while this read lasts
+        self.pg.conn.set_session(isolation_level='READ COMMITTED', readonly=False)
+        synced_rows = self.sync() if self.params['sync'] else 0
+        self.keep_books()
+        return synced_rows
+
+
+def check_options(run):
+    params = run.params
+    for name in ('chunk_size', 'max_ids', 'batch_size'):
+        if params[name] < 1:
+            run.fail('%s must be at least 1, got %s' % (name, params[name]))
+    if params['busy_timeout'] <= 0 or params['busy_retries'] < 0:
+        run.fail('busy_timeout must be greater than 0 and busy_retries at least 0, got %s and %s'
+                 % (params['busy_timeout'], params['busy_retries']))
+    if params['delete_extra'] and not params['sync']:
+        run.fail('delete_extra needs sync=true')
+    if params['full_check'] and params['change_tracking'] != 'present':
+        run.fail('full_check needs change_tracking=present (without tracking every run is full)')
+
 
 def run_module(module):
     params = module.params
-    for name in ('chunk_size', 'max_ids', 'batch_size'):
-        if params[name] < 1:
-            module.fail_json(msg='%s must be at least 1, got %s' % (name, params[name]))
-    if params['delete_extra'] and not params['sync']:
-        module.fail_json(msg='delete_extra needs sync=true')
-    if params['full_check'] and params['change_tracking'] != 'present':
-        module.fail_json(msg='full_check needs change_tracking=present (without tracking every run is full)')
+    run = Run(module)
+    check_options(run)
     fail_if_missing_psycopg2(module, reason='to compare with PostgreSQL')
     if params['check_metrics']:
         fail_if_missing_prometheus_client(module, reason='to read %s (or set check_metrics=false)'
                                           % DUAL_WRITE_COUNTER)
-    started = time.monotonic()
-    counter = read_counter(module) if params['check_metrics'] else None
-
-    rw = None
     try:
-        lite = sq.connect(params['sqlite_path'], readonly=True)
-        if params['change_tracking'] != 'ignore' and not module.check_mode:
-            rw = sq.connect(params['sqlite_path'])
-    except sq.SqliteMaintError as exc:
-        module.fail_json(msg=to_native(exc))
-    pg = PostgresConnection(params)
-    try:
-        pg.open()
-        pg.execute('SET extra_float_digits = 3')  # floats read back exactly for the row comparison
-        if pg.server_version >= 110000:
-            pg.execute('SET jit = off')  # compiling the checksum expressions costs more than it saves
-        run = Run(module, lite, rw, pg)
-        run.resolve()
-        incremental = run.set_up_tracking()
-        pg.conn.commit()
-        # One read transaction per side: every table is compared against the same snapshots.
-        pg.conn.set_session(isolation_level='REPEATABLE READ', readonly=True)
-        lite.execute('BEGIN')
-        run.compare(incremental)
-        pg.conn.commit()
-        lite.execute('COMMIT')  # a rollback-journal database would keep writers out while this read lasts
-        pg.conn.set_session(isolation_level='READ COMMITTED', readonly=False)
-        synced_rows = run.sync() if params['sync'] else 0
-        run.keep_books()
-    except (PostgresError, sq.SqliteMaintError) as exc:
-        module.fail_json(msg=to_native(exc))
+        synced_rows = run.execute()
+    except (RunFailed, PostgresError, _sqlite_maint.SqliteMaintError) as exc:
+        run.fail(to_native(exc))
+    except (sqlite3.Error, OSError) as exc:
+        run.fail(_sqlite_maint.error_message(run.step, params['sqlite_path'], exc))
+    except Psycopg2Error as exc:
+        run.fail(to_native(run.pg.error(run.step, exc)))
     finally:
-        pg.close()
-        lite.close()
-        if rw is not None:
-            rw.close()
+        run.close()
 
     reports = run.reports
     remaining = 0
@@ -541,14 +615,14 @@ def run_module(module):
         if report['error']:
             continue
         left = report['missing']['count'] + report['changed']['count'] + report['extra']['count']
-        left -= report['synced']['upserted'] + report['synced']['deleted']
+        if not module.check_mode:  # check mode wrote nothing: every difference found remains
+            left -= report['synced']['upserted'] + report['synced']['deleted']
         remaining += left
     errors = [r['name'] for r in reports if r['error']]
-    result = dict(changed=synced_rows > 0 or bool(run.tracking['actions']), tables=reports,
-                  in_sync=all(r['in_sync'] for r in reports), remaining_differences=remaining,
-                  dual_write_errors=counter, tracking=run.tracking,
-                  summary=summarize(reports, synced_rows, module.check_mode),
-                  elapsed_seconds=round(time.monotonic() - started, 3))
+    result = run.result()
+    result.update(changed=synced_rows > 0 or bool(run.tracking['actions']), in_sync=all(r['in_sync'] for r in reports),
+                  remaining_differences=remaining, would_repair=synced_rows if module.check_mode else 0,
+                  summary=summarize(reports, synced_rows, module.check_mode))
     if params['fail_on_difference'] and (remaining or errors):
         module.fail_json(msg='SQLite and PostgreSQL differ: %s; run with sync=true to copy SQLite to PostgreSQL '
                              '(and delete_extra=true for rows only PostgreSQL has)' % result['summary'], **result)

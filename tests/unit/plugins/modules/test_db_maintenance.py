@@ -13,7 +13,6 @@ Run: cd /work/main && PYTHONPATH=build/collections .venv/bin/python -m pytest te
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ import time
 
 import pytest
 
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.sqlite_faults import corrupt, unwritable
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import db_maintenance
@@ -277,31 +277,6 @@ def test_holders_are_found_and_stopped_only_when_asked(tmp_path, capsys):
 
 
 # --- partial failures and ordinary errors: a failure result says what was done and what to do ----------------------
-
-def corrupt(path):
-    """Overwrite table pages past the schema page with garbage, the way a torn write or a bad disk does."""
-    with open(path, "r+b") as handle:
-        handle.seek(4096 * 2 + 100)
-        handle.write(random.Random(3).randbytes(12000))
-
-
-@contextlib.contextmanager
-def unwritable(path):
-    """A permission problem that holds for root too: root ignores file modes, not the immutable attribute."""
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", path], check=True)
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", path], check=True)
-    else:
-        mode = os.stat(path).st_mode
-        os.chmod(path, 0o444)
-        try:
-            yield
-        finally:
-            os.chmod(path, mode)
-
 
 def journal_mode(path):
     conn = sqlite3.connect(path)
