@@ -34,7 +34,10 @@ description:
     last). A failed integrity check stops the run before anything is written.
   - The service keeps serving traffic meanwhile. Each SQLite write is a single atomic statement; when another
     connection holds the lock for longer than O(busy_timeout), the statement is retried O(busy_retries) times
-    and then the module fails saying so, with nothing changed.
+    and then the module fails saying so; that statement changed nothing.
+  - A failure never hides earlier work. The failure result reports the tasks that ran before it (with
+    C(changed=true) when one of them changed the database) and what the failing task had done, and its message
+    says what failed, where and what to do.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
@@ -190,23 +193,367 @@ EXAMPLES = r'''
 RETURN = r'''
 report:
   description:
-    - One entry per task run, keyed by task name. Every entry has C(changed) (bool) and C(message).
-    - "SQLite: C(integrity_check)/C(quick_check): C(ok), C(errors). C(vacuum): C(ran), C(free_ratio_before),
-      C(bytes_before), C(bytes_after), C(bytes_reclaimed), C(checkpointed). C(analyze)/C(optimize): C(ran).
-      C(reindex): C(fragmentation) (index to unused fraction), C(rebuilt). C(wal): C(before), C(after).
-      C(stats): C(files) (bytes of the database and its -wal/-shm), C(pages), C(tables) (largest first, or
-      null without dbstat), C(row_counts). C(holders): C(processes) (pid, user, cmdline, files),
-      C(stopped), C(unreadable)."
-    - "PostgreSQL: C(activity): C(total), C(max_connections), C(by_state), C(idle_in_transaction),
-      C(longest_query), C(longest_idle_in_transaction). C(vacuum)/C(analyze): C(tables) (processed).
-      C(reindex): C(tables), C(concurrently), C(dropped_invalid). C(stats): C(database_bytes), C(tables),
-      C(indexes). C(bloat): C(tables) (name, bytes, bloat_bytes, bloat_percent, dead_tuples, status),
-      C(warning), C(critical)."
+    - One entry per task run, keyed by task name, in the order they ran. In a failure result, the tasks that ran
+      before the failure, and an entry for the task that failed with C(failed=true), its error as C(message) and
+      what it had done so far (the keys below it had reached).
+    - Tasks that exist for both engines (V(vacuum), V(analyze), V(reindex), V(stats)) return the keys of the engine
+      used; each key below says which.
   returned: always
   type: dict
   sample: {"vacuum": {"changed": true, "ran": true, "free_ratio_before": 0.31, "bytes_before": 1441792,
            "bytes_after": 991232, "bytes_reclaimed": 450560, "checkpointed": true,
            "message": "vacuumed: 31.0% free pages, 450560 bytes reclaimed"}}
+  contains:
+    holders:
+      description: SQLite V(holders), the processes that have the database file (or its -wal, -shm, -journal) open.
+      returned: when V(holders) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether a process was stopped (would be, in check mode).
+          type: bool
+        message:
+          description: The processes found and stopped, or the error of a failure.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        processes:
+          description: The processes holding the database.
+          type: list
+          elements: dict
+          contains:
+            pid:
+              description: Process id.
+              type: int
+            user:
+              description: The process owner, null when unknown.
+              type: str
+            cmdline:
+              description: Program and arguments.
+              type: list
+              elements: str
+            files:
+              description: Database files the process has open.
+              type: list
+              elements: str
+        stopped:
+          description: With O(stop_holders), the processes stopped.
+          type: list
+          elements: dict
+          contains:
+            pid:
+              description: Process id.
+              type: int
+            outcome:
+              description: V(terminated), V(killed), V(gone) (ended by itself), or V(would stop) in check mode.
+              type: str
+        unreadable:
+          description: Processes that could not be inspected (not running as root).
+          type: int
+    integrity_check:
+      description: SQLite C(PRAGMA integrity_check).
+      returned: when V(integrity_check) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: V(ok), or the problems found.
+          type: str
+        failed:
+          description: Present, V(true), when problems were found (which stops the run) or the check failed.
+          type: bool
+          returned: when the task failed
+        ok:
+          description: Whether the database is sound.
+          type: bool
+        errors:
+          description: The problems SQLite reported (at most 100).
+          type: list
+          elements: str
+    quick_check:
+      description: SQLite C(PRAGMA quick_check); the keys of RV(report.integrity_check).
+      returned: when V(quick_check) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: V(ok), or the problems found.
+          type: str
+        failed:
+          description: Present, V(true), when problems were found or the check failed.
+          type: bool
+          returned: when the task failed
+        ok:
+          description: Whether the database is sound.
+          type: bool
+        errors:
+          description: The problems SQLite reported.
+          type: list
+          elements: str
+    wal:
+      description: SQLite switch to the WAL journal mode.
+      returned: when V(wal) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the journal mode was (would be) switched.
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        before:
+          description: Journal mode before.
+          type: str
+        after:
+          description: Journal mode after (V(wal)).
+          type: str
+    vacuum:
+      description: SQLite C(VACUUM), or PostgreSQL C(VACUUM (ANALYZE)) of the tables that need it.
+      returned: when V(vacuum) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether anything was (would be) vacuumed.
+          type: bool
+        message:
+          description: What was done, or why not.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: SQLite. Whether C(VACUUM) ran.
+          type: bool
+        free_ratio_before:
+          description: SQLite. Share of free pages before.
+          type: float
+        bytes_before:
+          description: SQLite. File size before.
+          type: int
+        bytes_after:
+          description: SQLite. File size after (null in check mode).
+          type: int
+        bytes_reclaimed:
+          description: SQLite. Bytes given back (about to be, in check mode).
+          type: int
+        checkpointed:
+          description: SQLite. Whether the WAL checkpoint after C(VACUUM) completed (null when it did not run).
+          type: bool
+        tables:
+          description: PostgreSQL. Tables vacuumed (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+    analyze:
+      description: SQLite C(ANALYZE), or PostgreSQL C(ANALYZE) of the tables that changed since their last one.
+      returned: when V(analyze) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the statistics changed (would change).
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: SQLite. Whether C(ANALYZE) ran (V(false) in check mode).
+          type: bool
+        tables:
+          description: PostgreSQL. Tables analyzed (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+    optimize:
+      description: SQLite C(PRAGMA optimize).
+      returned: when V(optimize) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the statistics changed (would change).
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: Whether C(PRAGMA optimize) ran (V(false) in check mode).
+          type: bool
+    reindex:
+      description: SQLite C(REINDEX) of fragmented indexes, or PostgreSQL C(REINDEX TABLE) of the tables.
+      returned: when V(reindex) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether an index was (would be) rebuilt or dropped.
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        fragmentation:
+          description: SQLite. Index name to the unused share of its pages (null without C(dbstat)).
+          type: dict
+        rebuilt:
+          description: SQLite. Indexes rebuilt (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+        tables:
+          description: PostgreSQL. Tables whose indexes were rebuilt (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+        concurrently:
+          description: PostgreSQL. Whether C(CONCURRENTLY) was used.
+          type: bool
+        dropped_invalid:
+          description: PostgreSQL. Invalid C(_ccnew)/C(_ccold) indexes dropped (to be, in check mode).
+          type: list
+          elements: str
+    stats:
+      description: Sizes and counts.
+      returned: when V(stats) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        files:
+          description: SQLite. Bytes of the database (C(db)) and of its C(wal), C(shm) and C(journal) files when
+            they exist.
+          type: dict
+        pages:
+          description: SQLite. C(page_size), C(page_count), C(freelist_count), C(free_bytes), C(free_ratio).
+          type: dict
+          contains:
+            page_size:
+              description: Bytes per page.
+              type: int
+            page_count:
+              description: Pages in the file.
+              type: int
+            freelist_count:
+              description: Free pages.
+              type: int
+            free_bytes:
+              description: Bytes of the free pages.
+              type: int
+            free_ratio:
+              description: Share of free pages.
+              type: float
+        journal_mode:
+          description: SQLite. The journal mode.
+          type: str
+        row_counts:
+          description: SQLite. Rows of each table of O(count_tables) (null for a table that does not exist).
+          type: dict
+        tables:
+          description:
+            - SQLite. The largest tables and indexes from C(dbstat) (C(name), C(bytes), C(pages)), null without
+              C(dbstat).
+            - PostgreSQL. The largest tables (C(name), C(total_bytes), C(table_bytes), C(index_bytes), C(live_rows),
+              C(dead_rows)).
+          type: list
+          elements: dict
+        database_bytes:
+          description: PostgreSQL. Size of the database.
+          type: int
+        indexes:
+          description: PostgreSQL. The largest indexes (C(name), C(table), C(bytes), C(valid)).
+          type: list
+          elements: dict
+    activity:
+      description: PostgreSQL C(pg_stat_activity) summary.
+      returned: when V(activity) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        total:
+          description: Client connections to this database.
+          type: int
+        server_total:
+          description: Client connections to the whole server.
+          type: int
+        max_connections:
+          description: The server's C(max_connections).
+          type: int
+        usage_percent:
+          description: RV(report.activity.server_total) as a percentage of RV(report.activity.max_connections).
+          type: float
+        by_state:
+          description: Connections to this database by state.
+          type: dict
+        idle_in_transaction:
+          description: Sessions idle in transaction.
+          type: int
+        longest_query:
+          description: The longest running active query (C(pid), C(user), C(application), C(state), C(seconds),
+            C(query)), null when none.
+          type: dict
+        longest_idle_in_transaction:
+          description: The session longest idle in transaction (the same keys), null when none.
+          type: dict
+    bloat:
+      description: PostgreSQL per-table bloat estimate.
+      returned: when V(bloat) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        tables:
+          description: The O(top) most bloated tables (C(name), C(bytes), C(bloat_bytes), C(bloat_percent),
+            C(dead_tuples), C(live_tuples), C(status) V(ok), V(warning), V(critical) or V(unknown)).
+          type: list
+          elements: dict
+        warning:
+          description: Tables over O(bloat_warning_percent).
+          type: list
+          elements: str
+        critical:
+          description: Tables over O(bloat_critical_percent).
+          type: list
+          elements: str
 engine:
   description: The engine maintained.
   returned: always
@@ -218,32 +565,39 @@ target:
   type: str
   sample: /opt/inventory-enterprise/data/enterprise_inventory.db
 messages:
-  description: One line per task run, C(<task>) then its message, in the order they ran.
+  description: One line per task run, C(<task>) then its message, in the order they ran (in a failure result, the
+    failing task's line holds its error).
   returned: always
   type: list
   elements: str
   sample: ["vacuum: not needed: 2.1% free pages, threshold 10.0%", "analyze: ANALYZE: statistics unchanged"]
 changed_tasks:
-  description: The tasks that changed (or, in check mode, would change) the database.
+  description: The tasks that changed (or, in check mode, would change) the database; in a failure result, also the
+    failing task when it had changed something before it failed.
   returned: always
   type: list
   elements: str
   sample: [vacuum]
+failed_task:
+  description: The task that failed; null when the failure came before any task (options, connection).
+  returned: on failure
+  type: str
+  sample: vacuum
 '''
 
 import os
 import shutil
 import sqlite3
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import (
+    HAS_PSYCOPG2,
     PostgresConnection,
     PostgresError,
     describe,
-    fail_if_missing_psycopg2,
     postgres_argument_spec,
     quote_ident,
 )
@@ -713,23 +1067,26 @@ class PostgresMaintenance(object):
         return self.results
 
 
-def validate(module):
-    params = module.params
+def invalid(params):
+    """What is wrong with the options, or None."""
     engine = params['engine']
     allowed = SQLITE_ORDER if engine == 'sqlite' else POSTGRES_ORDER
     wrong = [t for t in params['tasks'] if t not in allowed]
     if wrong:
-        module.fail_json(msg='task(s) %s are not available with engine=%s; choose from %s'
-                         % (', '.join(wrong), engine, ', '.join(allowed)))
+        return 'task(s) %s are not available with engine=%s; choose from %s' % (
+            ', '.join(wrong), engine, ', '.join(allowed))
     for name in ('busy_timeout', 'stop_timeout'):
         if params[name] <= 0:
-            module.fail_json(msg='%s must be greater than 0, got %s' % (name, params[name]))
+            return '%s must be greater than 0, got %s' % (name, params[name])
     for name in ('vacuum_min_free_percent', 'reindex_min_unused_percent', 'bloat_warning_percent',
                  'bloat_critical_percent'):
         if not 0 <= params[name] <= 100:
-            module.fail_json(msg='%s must be a percentage between 0 and 100, got %s' % (name, params[name]))
+            return '%s must be a percentage between 0 and 100, got %s' % (name, params[name])
     if params['busy_retries'] < 0 or params['top'] < 1:
-        module.fail_json(msg='busy_retries must be at least 0 and top at least 1')
+        return 'busy_retries must be at least 0 and top at least 1'
+    if engine == 'postgresql' and not HAS_PSYCOPG2:
+        return missing_required_lib('psycopg2', reason='for engine=postgresql')
+    return None
 
 
 def outcome(module, runner, results):
@@ -766,13 +1123,14 @@ def fail(module, runner, exc):
 
 
 def run_module(module):
-    validate(module)
     runner = None
+    problem = invalid(module.params)
+    if problem:
+        fail(module, runner, problem)
     try:
         if module.params['engine'] == 'sqlite':
             runner = SqliteMaintenance(module)
         else:
-            fail_if_missing_psycopg2(module, reason='for engine=postgresql')
             runner = PostgresMaintenance(module)
         runner.run(module.params['tasks'])
     except (sq.SqliteMaintError, PostgresError) as exc:

@@ -27,6 +27,13 @@ description:
   - With O(sync=true), copies missing and changed rows from SQLite to PostgreSQL with
     C(INSERT ... ON CONFLICT DO UPDATE), in one transaction per table, so a second run finds nothing to do.
     Rows only PostgreSQL has are deleted only with O(delete_extra=true).
+  - The sync reads SQLite again inside that transaction, right before writing, because the service kept
+    writing since the comparison. It upserts rows as SQLite holds them then; it leaves alone (reports as
+    C(skipped), for the next run) a missing or changed row SQLite no longer has, and a row only PostgreSQL had
+    that SQLite has committed meanwhile, which it never deletes.
+  - A failure never hides earlier writes. The failure result lists in RV(executed) what the run had already
+    written (change tracking installed in one database, tables synced) with C(changed=true), and its message
+    says what failed, where and what to do.
   - With O(check_metrics=true), also reads C(db_dual_write_errors_total) from the service's C(/metrics).
   - With O(change_tracking=present), triggers in both databases record the key of every row written, and
     later runs compare only the rows written since the previous run (plus both row counts), instead of every
@@ -44,7 +51,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode O(sync) only predicts C(changed) from the differences found; nothing is written.
+    details: In check mode O(sync) only predicts C(changed) and RV(would_repair) from the differences found;
+      nothing is written, and RV(remaining_differences) counts every difference found.
   diff_mode:
     support: none
 options:
@@ -116,6 +124,16 @@ options:
         incremental run (a weekly full check beside daily incremental ones, say).
     type: bool
     default: false
+  busy_timeout:
+    description: Seconds a SQLite statement waits for a lock held by another connection (the service) before it
+      fails.
+    type: float
+    default: 30
+  busy_retries:
+    description: How many times a SQLite write (change tracking, its bookkeeping) that timed out on a lock is
+      retried before the module fails.
+    type: int
+    default: 2
 requirements:
   - psycopg2 on the managed host.
   - prometheus-client on the managed host, only with O(check_metrics=true).
@@ -155,7 +173,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 tables:
-  description: One entry per table compared.
+  description: One entry per table compared (in a failure result, the tables compared before the failure).
   returned: always
   type: list
   elements: dict
@@ -176,15 +194,39 @@ tables:
       description: First-level key ranges whose checksums differed.
       type: int
     missing:
-      description: Rows in SQLite but not in PostgreSQL, C(count) and the first O(max_ids) C(ids).
+      description: Rows in SQLite but not in PostgreSQL.
       type: dict
       sample: {"count": 2, "ids": [17, 18]}
+      contains:
+        count:
+          description: How many (exact).
+          type: int
+        ids:
+          description: The first O(max_ids) keys.
+          type: list
+          elements: int
     extra:
-      description: Rows in PostgreSQL but not in SQLite, C(count) and C(ids).
+      description: Rows in PostgreSQL but not in SQLite.
       type: dict
+      contains:
+        count:
+          description: How many (exact).
+          type: int
+        ids:
+          description: The first O(max_ids) keys.
+          type: list
+          elements: int
     changed:
-      description: Rows in both with different values, C(count) and C(ids).
+      description: Rows in both with different values.
       type: dict
+      contains:
+        count:
+          description: How many (exact).
+          type: int
+        ids:
+          description: The first O(max_ids) keys.
+          type: list
+          elements: int
     in_sync:
       description: Whether the table matched (before any sync).
       type: bool
@@ -195,20 +237,52 @@ tables:
       description: Keys compared row by row in an incremental run (0 in a full one).
       type: int
     synced:
-      description: Rows C(upserted) and C(deleted) in PostgreSQL (predicted in check mode).
+      description: Rows written to PostgreSQL by the sync (predicted in check mode, see RV(would_repair)).
       type: dict
       sample: {"upserted": 3, "deleted": 0}
+      contains:
+        upserted:
+          description: Rows inserted or updated.
+          type: int
+        deleted:
+          description: Rows deleted (only with O(delete_extra)).
+          type: int
+    skipped:
+      description: Differing rows the sync left alone because SQLite changed them during the run (gone from
+        SQLite, or committed to it meanwhile); the next run compares them again. Empty in check mode.
+      type: dict
+      contains:
+        count:
+          description: How many (exact).
+          type: int
+        ids:
+          description: The first O(max_ids) keys.
+          type: list
+          elements: int
     error:
       description: Why the table could not be compared (then the other counts are 0); null otherwise.
       type: str
+executed:
+  description: What this run wrote, in order, each write as it was committed (change tracking installed or removed
+    in each database, rows synced per table). Empty in check mode. In a failure result, what was written before
+    the failure. Storing the checkpoint and clearing change marks is bookkeeping and not listed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["processed_invoices: 3 row(s) upserted and 0 deleted in PostgreSQL"]
 in_sync:
   description: Whether every table matched and none had an error, before any sync.
-  returned: always
+  returned: success, and the failure of O(fail_on_difference)
   type: bool
 remaining_differences:
   description: Rows still different after this run (what a sync did not repair, for example extra rows without
-    O(delete_extra)).
-  returned: always
+    O(delete_extra), or rows skipped because SQLite changed them during the run). In check mode every difference
+    found, since nothing was written.
+  returned: success, and the failure of O(fail_on_difference)
+  type: int
+would_repair:
+  description: In check mode with O(sync=true), the rows a sync would upsert or delete; 0 otherwise.
+  returned: success, and the failure of O(fail_on_difference)
   type: int
 tracking:
   description: What change tracking did.
@@ -219,7 +293,8 @@ tracking:
       description: O(change_tracking) as asked.
       type: str
     actions:
-      description: Triggers, functions and tables created or dropped (to be, in check mode).
+      description: Triggers, functions and tables to create or drop (created or dropped unless in check mode or a
+        failure stopped the run first, see RV(executed)).
       type: list
       elements: str
     method:
@@ -233,9 +308,14 @@ dual_write_errors:
   description: Value of C(db_dual_write_errors_total), null when not read or not exposed.
   returned: always
   type: float
+elapsed_seconds:
+  description: How long the run took.
+  returned: always
+  type: float
+  sample: 1.234
 summary:
   description: One readable line.
-  returned: always
+  returned: success, and the failure of O(fail_on_difference)
   type: str
   sample: "5 tables, 2 differ: processed_invoices 1 missing 1 changed; item_master 2 extra; synced 2 rows"
 '''
@@ -391,7 +471,8 @@ class Run(object):
                     tracking=self.tracking, dual_write_errors=self.counter,
                     elapsed_seconds=round(time.monotonic() - self.started, 3))
 
-    def fail(self, msg, **extra):
+    def fail_json(self, msg, **extra):
+        """module.fail_json with every result key, what this run already wrote first among them."""
         if self.executed:
             msg += '. This run had already written: %s' % '; '.join(self.executed)
         result = self.result()
@@ -580,32 +661,32 @@ def check_options(run):
     params = run.params
     for name in ('chunk_size', 'max_ids', 'batch_size'):
         if params[name] < 1:
-            run.fail('%s must be at least 1, got %s' % (name, params[name]))
+            run.fail_json('%s must be at least 1, got %s' % (name, params[name]))
     if params['busy_timeout'] <= 0 or params['busy_retries'] < 0:
-        run.fail('busy_timeout must be greater than 0 and busy_retries at least 0, got %s and %s'
+        run.fail_json('busy_timeout must be greater than 0 and busy_retries at least 0, got %s and %s'
                  % (params['busy_timeout'], params['busy_retries']))
     if params['delete_extra'] and not params['sync']:
-        run.fail('delete_extra needs sync=true')
+        run.fail_json('delete_extra needs sync=true')
     if params['full_check'] and params['change_tracking'] != 'present':
-        run.fail('full_check needs change_tracking=present (without tracking every run is full)')
+        run.fail_json('full_check needs change_tracking=present (without tracking every run is full)')
 
 
 def run_module(module):
     params = module.params
     run = Run(module)
     check_options(run)
-    fail_if_missing_psycopg2(module, reason='to compare with PostgreSQL')
+    # A Run fails like a module, with its result keys.
+    fail_if_missing_psycopg2(run, reason='to compare with PostgreSQL')
     if params['check_metrics']:
-        fail_if_missing_prometheus_client(module, reason='to read %s (or set check_metrics=false)'
-                                          % DUAL_WRITE_COUNTER)
+        fail_if_missing_prometheus_client(run, reason='to read %s (or set check_metrics=false)' % DUAL_WRITE_COUNTER)
     try:
         synced_rows = run.execute()
     except (RunFailed, PostgresError, _sqlite_maint.SqliteMaintError) as exc:
-        run.fail(to_native(exc))
+        run.fail_json(to_native(exc))
     except (sqlite3.Error, OSError) as exc:
-        run.fail(_sqlite_maint.error_message(run.step, params['sqlite_path'], exc))
+        run.fail_json(_sqlite_maint.error_message(run.step, params['sqlite_path'], exc))
     except Psycopg2Error as exc:
-        run.fail(to_native(run.pg.error(run.step, exc)))
+        run.fail_json(to_native(run.pg.error(run.step, exc)))
     finally:
         run.close()
 
