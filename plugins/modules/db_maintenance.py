@@ -592,7 +592,7 @@ import sqlite3
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import (
     HAS_PSYCOPG2,
     PostgresConnection,
@@ -618,10 +618,10 @@ def argument_spec():
         busy_retries=dict(type='int', default=2),
         vacuum_min_free_percent=dict(type='float', default=10.0),
         vacuum_force=dict(type='bool', default=False),
-        indexes=dict(type='list', elements='str', default=list(sq.GUIDE_INDEXES)),
+        indexes=dict(type='list', elements='str', default=list(_sqlite_maint.GUIDE_INDEXES)),
         reindex_min_unused_percent=dict(type='float', default=25.0),
         reindex_force=dict(type='bool', default=False),
-        count_tables=dict(type='list', elements='str', default=list(sq.GUIDE_COUNT_TABLES)),
+        count_tables=dict(type='list', elements='str', default=list(_sqlite_maint.GUIDE_COUNT_TABLES)),
         top=dict(type='int', default=10),
         stop_holders=dict(type='bool', default=False),
         stop_timeout=dict(type='float', default=10.0),
@@ -654,19 +654,19 @@ class SqliteMaintenance(object):
         self.failed_task = None
         self.partial = {}  # what the running task has done so far, for a failure result
         self.progress = None
-        self.conn = sq.connect(self.path, self.busy_ms, readonly=self.check)
+        self.conn = _sqlite_maint.connect(self.path, self.busy_ms, readonly=self.check)
 
     def retry(self, action, fn):
-        return sq.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
+        return _sqlite_maint.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
                                   busy_timeout_ms=self.busy_ms)
 
     def task_holders(self):
-        holders, unreadable = sq.find_holders(self.path)
+        holders, unreadable = _sqlite_maint.find_holders(self.path)
         stopped = []
         self.partial.update(processes=holders, stopped=stopped, unreadable=unreadable)
         if self.p['stop_holders'] and holders:
             for holder in holders:
-                outcome = 'would stop' if self.check else sq.stop_process(holder['pid'], self.p['stop_timeout'])
+                outcome = 'would stop' if self.check else _sqlite_maint.stop_process(holder['pid'], self.p['stop_timeout'])
                 stopped.append(dict(pid=holder['pid'], outcome=outcome))
                 if not self.check:
                     self.partial['changed'] = True
@@ -683,13 +683,13 @@ class SqliteMaintenance(object):
 
     def _check(self, quick):
         name = 'quick_check' if quick else 'integrity_check'
-        result = self.retry(name, lambda: sq.integrity_check(self.conn, quick=quick))
+        result = self.retry(name, lambda: _sqlite_maint.integrity_check(self.conn, quick=quick))
         result['changed'] = False
         result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
             len(result['errors']), '; '.join(result['errors'][:5]))
         if not result['ok']:
             self.partial = dict(result)
-            raise sq.SqliteMaintError(
+            raise _sqlite_maint.SqliteMaintError(
                 '%s of %s found %d problem(s): %s. Nothing was written after it. Restore the database from the last '
                 'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
                                                              '; '.join(result['errors'][:5])))
@@ -702,7 +702,7 @@ class SqliteMaintenance(object):
         return self._check(True)
 
     def task_wal(self):
-        before = sq.journal_mode(self.conn)
+        before = _sqlite_maint.journal_mode(self.conn)
         if before == 'wal':
             return dict(changed=False, before=before, after=before, message='journal mode is already WAL')
         diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
@@ -713,14 +713,14 @@ class SqliteMaintenance(object):
                         % before)
         after = self.retry('switching to WAL', lambda: self.conn.execute('PRAGMA journal_mode=WAL').fetchone()[0])
         if after.lower() != 'wal':
-            raise sq.SqliteMaintError('could not switch %s to WAL: SQLite kept journal mode %s (another connection '
+            raise _sqlite_maint.SqliteMaintError('could not switch %s to WAL: SQLite kept journal mode %s (another connection '
                                       'holds the database open in exclusive mode?); stop the holders and retry'
                                       % (self.path, after))
         self.diff = diff
         return dict(changed=True, before=before, after='wal', message='journal mode %s -> WAL' % before)
 
     def task_vacuum(self):
-        pages = sq.page_stats(self.conn)
+        pages = _sqlite_maint.page_stats(self.conn)
         ratio = pages['free_ratio']
         threshold = self.p['vacuum_min_free_percent'] / 100.0
         result = dict(free_ratio_before=ratio, bytes_before=os.path.getsize(self.path), bytes_after=None,
@@ -734,19 +734,19 @@ class SqliteMaintenance(object):
                           message='would vacuum: %.1f%% free pages, about %d bytes to reclaim'
                           % (ratio * 100, pages['free_bytes']))
             return result
-        wal = sq.journal_mode(self.conn) == 'wal'
+        wal = _sqlite_maint.journal_mode(self.conn) == 'wal'
         if wal:
-            sq.checkpoint(self.conn)
+            _sqlite_maint.checkpoint(self.conn)
         before = os.path.getsize(self.path)
         free_disk = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         needed = before - pages['free_bytes']
         if free_disk < needed:
-            raise sq.SqliteMaintError('not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
+            raise _sqlite_maint.SqliteMaintError('not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
                                       'free on its filesystem; free some space first' % (self.path, needed, free_disk))
         self.retry('VACUUM', lambda: self.conn.execute('VACUUM'))
         self.partial.update(result, ran=True, changed=True)
         self.progress = 'vacuumed'
-        checkpointed = sq.checkpoint(self.conn) if wal else True
+        checkpointed = _sqlite_maint.checkpoint(self.conn) if wal else True
         after = os.path.getsize(self.path)
         result.update(changed=True, ran=True, bytes_before=before, bytes_after=after,
                       bytes_reclaimed=max(before - after, 0), checkpointed=checkpointed,
@@ -757,20 +757,20 @@ class SqliteMaintenance(object):
         return result
 
     def task_reindex(self):
-        names = self.p['indexes'] or sq.index_names(self.conn)
-        known = set(sq.index_names(self.conn))
+        names = self.p['indexes'] or _sqlite_maint.index_names(self.conn)
+        known = set(_sqlite_maint.index_names(self.conn))
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise sq.SqliteMaintError('index(es) %s do not exist in %s; existing indexes: %s' % (
+            raise _sqlite_maint.SqliteMaintError('index(es) %s do not exist in %s; existing indexes: %s' % (
                 ', '.join(unknown), self.path, ', '.join(sorted(known))))
-        frag = sq.index_fragmentation(self.conn, names)
+        frag = _sqlite_maint.index_fragmentation(self.conn, names)
         threshold = self.p['reindex_min_unused_percent'] / 100.0
         todo = [n for n in names if self.p['reindex_force'] or frag[n] is None or frag[n] > threshold]
         if todo and not self.check:
             rebuilt = []
             self.partial.update(fragmentation=frag, rebuilt=rebuilt)
             for name in todo:
-                self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % sq.qi(name)))
+                self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % _sqlite_maint.qi(name)))
                 rebuilt.append(name)
                 self.partial['changed'] = True
                 self.progress = 'rebuilt %s' % ', '.join(rebuilt)
@@ -780,16 +780,16 @@ class SqliteMaintenance(object):
         return dict(changed=bool(todo), fragmentation=frag, rebuilt=todo, message=msg)
 
     def _analyze(self, statement):
-        needed = self.retry('reading sqlite_stat1', lambda: sq.analyze_needed(self.conn))
+        needed = self.retry('reading sqlite_stat1', lambda: _sqlite_maint.analyze_needed(self.conn))
         if self.check:
             return dict(changed=needed, ran=False, message='statistics %s' % (
                 'are out of date: would run %s' % statement if needed else 'are up to date'))
-        before = sq.stat1(self.conn)
+        before = _sqlite_maint.stat1(self.conn)
         self.retry(statement, lambda: self.conn.execute(statement).fetchall())
         # Whether the statistics changed is only known once they are read back.
         self.partial.update(ran=True, changed=True)
         self.progress = 'ran %s' % statement
-        changed = sq.stat1(self.conn) != before
+        changed = _sqlite_maint.stat1(self.conn) != before
         return dict(changed=changed, ran=True, message='%s: statistics %s' % (
             statement, 'updated' if changed else 'unchanged'))
 
@@ -800,11 +800,11 @@ class SqliteMaintenance(object):
         return self._analyze('PRAGMA optimize')
 
     def task_stats(self):
-        sizes = sq.file_sizes(self.path)
-        tables = sq.table_sizes(self.conn, self.p['top'])
-        result = dict(changed=False, files=sizes, pages=sq.page_stats(self.conn), tables=tables,
-                      row_counts=sq.row_counts(self.conn, self.p['count_tables']),
-                      journal_mode=sq.journal_mode(self.conn))
+        sizes = _sqlite_maint.file_sizes(self.path)
+        tables = _sqlite_maint.table_sizes(self.conn, self.p['top'])
+        result = dict(changed=False, files=sizes, pages=_sqlite_maint.page_stats(self.conn), tables=tables,
+                      row_counts=_sqlite_maint.row_counts(self.conn, self.p['count_tables']),
+                      journal_mode=_sqlite_maint.journal_mode(self.conn))
         result['message'] = '%d bytes (+%d in WAL), %.1f%% free pages%s' % (
             sizes['db'], sizes.get('wal', 0), result['pages']['free_ratio'] * 100,
             '' if tables is not None else '; dbstat is not compiled into this SQLite: no table sizes')
@@ -818,7 +818,7 @@ class SqliteMaintenance(object):
                     try:
                         self.results[name] = getattr(self, 'task_' + name)()
                     except (sqlite3.Error, OSError) as exc:
-                        raise sq.SqliteMaintError(sq.error_message('the %s task' % name, self.path, exc))
+                        raise _sqlite_maint.SqliteMaintError(_sqlite_maint.error_message('the %s task' % name, self.path, exc))
             self.failed_task = None
         finally:
             self.conn.close()
@@ -1133,7 +1133,7 @@ def run_module(module):
         else:
             runner = PostgresMaintenance(module)
         runner.run(module.params['tasks'])
-    except (sq.SqliteMaintError, PostgresError) as exc:
+    except (_sqlite_maint.SqliteMaintError, PostgresError) as exc:
         fail(module, runner, exc)
     module.exit_json(**outcome(module, runner, runner.results))
 
