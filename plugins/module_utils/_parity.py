@@ -178,6 +178,7 @@ class SqliteSide(object):
             ', '.join(qi(c) for c in spec.columns), table, pk, pk, pk)
         self._by_ids_sql = 'SELECT %s FROM %s WHERE %s IN (%%s) ORDER BY %s' % (
             ', '.join(qi(c) for c in spec.columns), table, pk, pk)
+        self._keys_sql = 'SELECT %s FROM %s WHERE %s IN (%%s)' % (pk, table, pk)
 
     def buckets(self, lo, hi, size):
         """{bucket: summary} of the keys in [lo, hi), buckets of `size` keys; empty buckets are skipped."""
@@ -210,6 +211,15 @@ class SqliteSide(object):
             sql = self._by_ids_sql % ', '.join('?' * len(part))
             for row in self.conn.execute(sql, part):
                 yield tuple(row)
+
+    def existing(self, ids, batch=500):
+        """The keys among `ids` that the table holds now."""
+        ids = sorted(ids)
+        for start in range(0, len(ids), batch):
+            part = ids[start:start + batch]
+            sql = self._keys_sql % ', '.join('?' * len(part))
+            for (key,) in self.conn.execute(sql, part):
+                yield key
 
     def count(self):
         return self.conn.execute('SELECT count(*) FROM %s' % qi(self.spec.name)).fetchone()[0]
@@ -393,8 +403,14 @@ def compare_keys(sqlite_side, pg_side, keys):
 
 
 def sync_table(sqlite_side, pg_side, diff, delete_extra=False, batch_size=1000):
-    """Upsert missing and changed rows from SQLite into PostgreSQL (and delete extra rows when asked),
-    in one transaction. Returns (upserted, deleted)."""
+    """Upsert missing and changed rows from SQLite into PostgreSQL (and delete extra rows when asked), in one
+    transaction. Returns (upserted, deleted, skipped keys).
+
+    The differences come from a snapshot taken earlier, while the service kept writing. So SQLite is read again
+    inside the transaction, right before each write: rows are upserted as SQLite has them now, a missing or
+    changed row SQLite no longer has is left alone, and a row only PostgreSQL had is deleted only when SQLite
+    still lacks it once that PostgreSQL row is locked (the service may have committed it to SQLite meanwhile;
+    its own mirror write then waits for this transaction). Skipped keys stay differences for the next run."""
     ids = sorted(set(diff.missing) | set(diff.changed))
     columns = sqlite_side.spec.columns
     updates = ', '.join('%s = EXCLUDED.%s' % (qi(c), qi(c)) for c in columns[1:]) or \
@@ -403,6 +419,8 @@ def sync_table(sqlite_side, pg_side, diff, delete_extra=False, batch_size=1000):
         pg_side.table, pg_side.column_list, pg_side.pk, updates)
     conn = pg_side.pg.conn
     upserted = deleted = 0
+    written = set()
+    skipped = []
     try:
         with conn.cursor() as cur:
             batch = []
@@ -411,16 +429,26 @@ def sync_table(sqlite_side, pg_side, diff, delete_extra=False, batch_size=1000):
                 if len(batch) >= batch_size:
                     execute_values(cur, sql, batch, page_size=batch_size)
                     upserted += len(batch)
+                    written.update(r[0] for r in batch)
                     batch = []
             if batch:
                 execute_values(cur, sql, batch, page_size=batch_size)
                 upserted += len(batch)
+                written.update(r[0] for r in batch)
+            skipped = [key for key in ids if key not in written]
             if delete_extra and diff.extra:
-                cur.execute('DELETE FROM %s WHERE %s = ANY(%%s)' % (pg_side.table, pg_side.pk), (list(diff.extra),))
-                deleted = cur.rowcount
+                extra = sorted(diff.extra)
+                cur.execute('SELECT %s FROM %s WHERE %s = ANY(%%s) ORDER BY %s FOR UPDATE' % (
+                    pg_side.pk, pg_side.table, pg_side.pk, pg_side.pk), (extra,))
+                now_in_sqlite = set(sqlite_side.existing(extra))
+                gone = [key for key in extra if key not in now_in_sqlite]
+                skipped = sorted(skipped + [key for key in extra if key in now_in_sqlite])
+                if gone:
+                    cur.execute('DELETE FROM %s WHERE %s = ANY(%%s)' % (pg_side.table, pg_side.pk), (gone,))
+                    deleted = cur.rowcount
         conn.commit()
     except Exception as exc:  # pylint: disable=broad-except
         conn.rollback()
         raise pg_side.pg.error('syncing %s' % pg_side.table, exc, hint='nothing was written to this table '
                                '(the transaction was rolled back); fix the cause and run again')
-    return upserted, deleted
+    return upserted, deleted, skipped

@@ -54,8 +54,7 @@ def connect(path, busy_timeout_ms=30000, readonly=False):
     except sqlite3.DatabaseError as exc:
         if is_busy(exc):
             raise SqliteBusyError(busy_message('opening', path, busy_timeout_ms, 1, exc))
-        raise SqliteMaintError('cannot open SQLite database %s: %s; is it a SQLite file, and readable by the '
-                               'connecting user?' % (path, exc))
+        raise SqliteMaintError(error_message('opening the SQLite database', path, exc))
     return conn
 
 
@@ -66,8 +65,49 @@ def is_busy(exc):
 
 def busy_message(action, path, busy_timeout_ms, attempts, exc):
     return ('%s of %s failed: the database stayed locked by another connection (busy timeout %g s, %d attempt(s)): '
-            '%s; nothing was changed. Retry in a quieter window, raise busy_timeout, or find the lock holders '
-            '(runbook playbooks/runbooks/database_locked.yml)' % (action, path, busy_timeout_ms / 1000.0, attempts, exc))
+            '%s; nothing was changed by this statement. Retry in a quieter window, raise busy_timeout, or find the '
+            'lock holders (runbook playbooks/runbooks/database_locked.yml)'
+            % (action, path, busy_timeout_ms / 1000.0, attempts, exc))
+
+
+# What to do about an error, by SQLite's primary result code (sqlite3.Error.sqlite_errorcode & 0xff).
+CORRUPT_HINT = ('the file is damaged: confirm with db_maintenance tasks=[integrity_check], then restore the last good '
+                'backup (guide: Restore from Backup)')
+ACCESS_HINT = ('this user cannot write the file or its directory (SQLite creates -journal, -wal and -shm files next '
+               'to it): check owner and mode of both, an immutable attribute (lsattr) or a read-only mount, and run '
+               'as the service user (become)')
+HINTS = {
+    3: ACCESS_HINT,  # SQLITE_PERM
+    8: ACCESS_HINT,  # SQLITE_READONLY
+    10: 'the disk returned an I/O error: check the kernel log (dmesg) and the filesystem, then run integrity_check',
+    11: CORRUPT_HINT,  # SQLITE_CORRUPT
+    13: 'the filesystem is full: free space on it and run again',  # SQLITE_FULL
+    14: ACCESS_HINT,  # SQLITE_CANTOPEN
+    23: ACCESS_HINT,  # SQLITE_AUTH
+    26: 'the file is not a SQLite database (or is encrypted or damaged): check the path, and restore the last '
+        'good backup if it is the service\'s database',  # SQLITE_NOTADB
+}
+
+
+def error_message(action, path, exc):
+    """'<action> of <path> failed: <error> (<SQLITE_CODE>); <what to do>' for any sqlite3.Error or OSError."""
+    if isinstance(exc, OSError):
+        hint = ACCESS_HINT if isinstance(exc, PermissionError) else \
+            'check that the file system holding it is mounted, readable and not full'
+        return '%s of %s failed: %s; %s' % (action, path, exc, hint)
+    code = getattr(exc, 'sqlite_errorcode', None)
+    name = getattr(exc, 'sqlite_errorname', None)
+    text = str(exc)
+    hint = HINTS.get(code & 0xff) if code is not None else None
+    if hint is None:
+        lowered = text.lower()
+        if 'malformed' in lowered or 'not a database' in lowered:
+            hint = CORRUPT_HINT
+        elif 'readonly' in lowered or 'unable to open' in lowered:
+            hint = ACCESS_HINT
+        else:
+            hint = 'check the database with db_maintenance tasks=[integrity_check] and the SQLite error above'
+    return '%s of %s failed: %s%s; %s' % (action, path, text, ' (%s)' % name if name else '', hint)
 
 
 def with_busy_retry(action, path, fn, retries=2, delay=1.0, busy_timeout_ms=30000):
@@ -84,7 +124,7 @@ def with_busy_retry(action, path, fn, retries=2, delay=1.0, busy_timeout_ms=3000
                 continue
             if is_busy(exc):
                 raise SqliteBusyError(busy_message(action, path, busy_timeout_ms, attempt + 1, exc))
-            raise SqliteMaintError('%s of %s failed: %s' % (action, path, exc))
+            raise SqliteMaintError(error_message(action, path, exc))
 
 
 def file_sizes(path):

@@ -34,7 +34,10 @@ description:
     last). A failed integrity check stops the run before anything is written.
   - The service keeps serving traffic meanwhile. Each SQLite write is a single atomic statement; when another
     connection holds the lock for longer than O(busy_timeout), the statement is retried O(busy_retries) times
-    and then the module fails saying so, with nothing changed.
+    and then the module fails saying so; that statement changed nothing.
+  - A failure never hides earlier work. The failure result reports the tasks that ran before it (with
+    C(changed=true) when one of them changed the database) and what the failing task had done, and its message
+    says what failed, where and what to do.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
@@ -190,23 +193,367 @@ EXAMPLES = r'''
 RETURN = r'''
 report:
   description:
-    - One entry per task run, keyed by task name. Every entry has C(changed) (bool) and C(message).
-    - "SQLite: C(integrity_check)/C(quick_check): C(ok), C(errors). C(vacuum): C(ran), C(free_ratio_before),
-      C(bytes_before), C(bytes_after), C(bytes_reclaimed), C(checkpointed). C(analyze)/C(optimize): C(ran).
-      C(reindex): C(fragmentation) (index to unused fraction), C(rebuilt). C(wal): C(before), C(after).
-      C(stats): C(files) (bytes of the database and its -wal/-shm), C(pages), C(tables) (largest first, or
-      null without dbstat), C(row_counts). C(holders): C(processes) (pid, user, cmdline, files),
-      C(stopped), C(unreadable)."
-    - "PostgreSQL: C(activity): C(total), C(max_connections), C(by_state), C(idle_in_transaction),
-      C(longest_query), C(longest_idle_in_transaction). C(vacuum)/C(analyze): C(tables) (processed).
-      C(reindex): C(tables), C(concurrently), C(dropped_invalid). C(stats): C(database_bytes), C(tables),
-      C(indexes). C(bloat): C(tables) (name, bytes, bloat_bytes, bloat_percent, dead_tuples, status),
-      C(warning), C(critical)."
+    - One entry per task run, keyed by task name, in the order they ran. In a failure result, the tasks that ran
+      before the failure, and an entry for the task that failed with C(failed=true), its error as C(message) and
+      what it had done so far (the keys below it had reached).
+    - Tasks that exist for both engines (V(vacuum), V(analyze), V(reindex), V(stats)) return the keys of the engine
+      used; each key below says which.
   returned: always
   type: dict
   sample: {"vacuum": {"changed": true, "ran": true, "free_ratio_before": 0.31, "bytes_before": 1441792,
            "bytes_after": 991232, "bytes_reclaimed": 450560, "checkpointed": true,
            "message": "vacuumed: 31.0% free pages, 450560 bytes reclaimed"}}
+  contains:
+    holders:
+      description: SQLite V(holders), the processes that have the database file (or its -wal, -shm, -journal) open.
+      returned: when V(holders) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether a process was stopped (would be, in check mode).
+          type: bool
+        message:
+          description: The processes found and stopped, or the error of a failure.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        processes:
+          description: The processes holding the database.
+          type: list
+          elements: dict
+          contains:
+            pid:
+              description: Process id.
+              type: int
+            user:
+              description: The process owner, null when unknown.
+              type: str
+            cmdline:
+              description: Program and arguments.
+              type: list
+              elements: str
+            files:
+              description: Database files the process has open.
+              type: list
+              elements: str
+        stopped:
+          description: With O(stop_holders), the processes stopped.
+          type: list
+          elements: dict
+          contains:
+            pid:
+              description: Process id.
+              type: int
+            outcome:
+              description: V(terminated), V(killed), V(gone) (ended by itself), or V(would stop) in check mode.
+              type: str
+        unreadable:
+          description: Processes that could not be inspected (not running as root).
+          type: int
+    integrity_check:
+      description: SQLite C(PRAGMA integrity_check).
+      returned: when V(integrity_check) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: V(ok), or the problems found.
+          type: str
+        failed:
+          description: Present, V(true), when problems were found (which stops the run) or the check failed.
+          type: bool
+          returned: when the task failed
+        ok:
+          description: Whether the database is sound.
+          type: bool
+        errors:
+          description: The problems SQLite reported (at most 100).
+          type: list
+          elements: str
+    quick_check:
+      description: SQLite C(PRAGMA quick_check); the keys of RV(report.integrity_check).
+      returned: when V(quick_check) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: V(ok), or the problems found.
+          type: str
+        failed:
+          description: Present, V(true), when problems were found or the check failed.
+          type: bool
+          returned: when the task failed
+        ok:
+          description: Whether the database is sound.
+          type: bool
+        errors:
+          description: The problems SQLite reported.
+          type: list
+          elements: str
+    wal:
+      description: SQLite switch to the WAL journal mode.
+      returned: when V(wal) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the journal mode was (would be) switched.
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        before:
+          description: Journal mode before.
+          type: str
+        after:
+          description: Journal mode after (V(wal)).
+          type: str
+    vacuum:
+      description: SQLite C(VACUUM), or PostgreSQL C(VACUUM (ANALYZE)) of the tables that need it.
+      returned: when V(vacuum) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether anything was (would be) vacuumed.
+          type: bool
+        message:
+          description: What was done, or why not.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: SQLite. Whether C(VACUUM) ran.
+          type: bool
+        free_ratio_before:
+          description: SQLite. Share of free pages before.
+          type: float
+        bytes_before:
+          description: SQLite. File size before.
+          type: int
+        bytes_after:
+          description: SQLite. File size after (null in check mode).
+          type: int
+        bytes_reclaimed:
+          description: SQLite. Bytes given back (about to be, in check mode).
+          type: int
+        checkpointed:
+          description: SQLite. Whether the WAL checkpoint after C(VACUUM) completed (null when it did not run).
+          type: bool
+        tables:
+          description: PostgreSQL. Tables vacuumed (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+    analyze:
+      description: SQLite C(ANALYZE), or PostgreSQL C(ANALYZE) of the tables that changed since their last one.
+      returned: when V(analyze) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the statistics changed (would change).
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: SQLite. Whether C(ANALYZE) ran (V(false) in check mode).
+          type: bool
+        tables:
+          description: PostgreSQL. Tables analyzed (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+    optimize:
+      description: SQLite C(PRAGMA optimize).
+      returned: when V(optimize) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether the statistics changed (would change).
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        ran:
+          description: Whether C(PRAGMA optimize) ran (V(false) in check mode).
+          type: bool
+    reindex:
+      description: SQLite C(REINDEX) of fragmented indexes, or PostgreSQL C(REINDEX TABLE) of the tables.
+      returned: when V(reindex) ran
+      type: dict
+      contains:
+        changed:
+          description: Whether an index was (would be) rebuilt or dropped.
+          type: bool
+        message:
+          description: What was done.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        fragmentation:
+          description: SQLite. Index name to the unused share of its pages (null without C(dbstat)).
+          type: dict
+        rebuilt:
+          description: SQLite. Indexes rebuilt (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+        tables:
+          description: PostgreSQL. Tables whose indexes were rebuilt (to be, in check mode; so far, in a failure).
+          type: list
+          elements: str
+        concurrently:
+          description: PostgreSQL. Whether C(CONCURRENTLY) was used.
+          type: bool
+        dropped_invalid:
+          description: PostgreSQL. Invalid C(_ccnew)/C(_ccold) indexes dropped (to be, in check mode).
+          type: list
+          elements: str
+    stats:
+      description: Sizes and counts.
+      returned: when V(stats) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        files:
+          description: SQLite. Bytes of the database (C(db)) and of its C(wal), C(shm) and C(journal) files when
+            they exist.
+          type: dict
+        pages:
+          description: SQLite. C(page_size), C(page_count), C(freelist_count), C(free_bytes), C(free_ratio).
+          type: dict
+          contains:
+            page_size:
+              description: Bytes per page.
+              type: int
+            page_count:
+              description: Pages in the file.
+              type: int
+            freelist_count:
+              description: Free pages.
+              type: int
+            free_bytes:
+              description: Bytes of the free pages.
+              type: int
+            free_ratio:
+              description: Share of free pages.
+              type: float
+        journal_mode:
+          description: SQLite. The journal mode.
+          type: str
+        row_counts:
+          description: SQLite. Rows of each table of O(count_tables) (null for a table that does not exist).
+          type: dict
+        tables:
+          description:
+            - SQLite. The largest tables and indexes from C(dbstat) (C(name), C(bytes), C(pages)), null without
+              C(dbstat).
+            - PostgreSQL. The largest tables (C(name), C(total_bytes), C(table_bytes), C(index_bytes), C(live_rows),
+              C(dead_rows)).
+          type: list
+          elements: dict
+        database_bytes:
+          description: PostgreSQL. Size of the database.
+          type: int
+        indexes:
+          description: PostgreSQL. The largest indexes (C(name), C(table), C(bytes), C(valid)).
+          type: list
+          elements: dict
+    activity:
+      description: PostgreSQL C(pg_stat_activity) summary.
+      returned: when V(activity) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        total:
+          description: Client connections to this database.
+          type: int
+        server_total:
+          description: Client connections to the whole server.
+          type: int
+        max_connections:
+          description: The server's C(max_connections).
+          type: int
+        usage_percent:
+          description: RV(report.activity.server_total) as a percentage of RV(report.activity.max_connections).
+          type: float
+        by_state:
+          description: Connections to this database by state.
+          type: dict
+        idle_in_transaction:
+          description: Sessions idle in transaction.
+          type: int
+        longest_query:
+          description: The longest running active query (C(pid), C(user), C(application), C(state), C(seconds),
+            C(query)), null when none.
+          type: dict
+        longest_idle_in_transaction:
+          description: The session longest idle in transaction (the same keys), null when none.
+          type: dict
+    bloat:
+      description: PostgreSQL per-table bloat estimate.
+      returned: when V(bloat) ran
+      type: dict
+      contains:
+        changed:
+          description: Always V(false).
+          type: bool
+        message:
+          description: A one-line summary.
+          type: str
+        failed:
+          description: Present, V(true), when the task failed.
+          type: bool
+          returned: when the task failed
+        tables:
+          description: The O(top) most bloated tables (C(name), C(bytes), C(bloat_bytes), C(bloat_percent),
+            C(dead_tuples), C(live_tuples), C(status) V(ok), V(warning), V(critical) or V(unknown)).
+          type: list
+          elements: dict
+        warning:
+          description: Tables over O(bloat_warning_percent).
+          type: list
+          elements: str
+        critical:
+          description: Tables over O(bloat_critical_percent).
+          type: list
+          elements: str
 engine:
   description: The engine maintained.
   returned: always
@@ -218,30 +565,39 @@ target:
   type: str
   sample: /opt/inventory-enterprise/data/enterprise_inventory.db
 messages:
-  description: One line per task run, C(<task>) then its message, in the order they ran.
+  description: One line per task run, C(<task>) then its message, in the order they ran (in a failure result, the
+    failing task's line holds its error).
   returned: always
   type: list
   elements: str
   sample: ["vacuum: not needed: 2.1% free pages, threshold 10.0%", "analyze: ANALYZE: statistics unchanged"]
 changed_tasks:
-  description: The tasks that changed (or, in check mode, would change) the database.
+  description: The tasks that changed (or, in check mode, would change) the database; in a failure result, also the
+    failing task when it had changed something before it failed.
   returned: always
   type: list
   elements: str
   sample: [vacuum]
+failed_task:
+  description: The task that failed; null when the failure came before any task (options, connection).
+  returned: on failure
+  type: str
+  sample: vacuum
 '''
 
 import os
 import shutil
+import sqlite3
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint as sq
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import (
+    HAS_PSYCOPG2,
     PostgresConnection,
     PostgresError,
-    fail_if_missing_psycopg2,
+    describe,
     postgres_argument_spec,
     quote_ident,
 )
@@ -262,10 +618,10 @@ def argument_spec():
         busy_retries=dict(type='int', default=2),
         vacuum_min_free_percent=dict(type='float', default=10.0),
         vacuum_force=dict(type='bool', default=False),
-        indexes=dict(type='list', elements='str', default=list(sq.GUIDE_INDEXES)),
+        indexes=dict(type='list', elements='str', default=list(_sqlite_maint.GUIDE_INDEXES)),
         reindex_min_unused_percent=dict(type='float', default=25.0),
         reindex_force=dict(type='bool', default=False),
-        count_tables=dict(type='list', elements='str', default=list(sq.GUIDE_COUNT_TABLES)),
+        count_tables=dict(type='list', elements='str', default=list(_sqlite_maint.GUIDE_COUNT_TABLES)),
         top=dict(type='int', default=10),
         stop_holders=dict(type='bool', default=False),
         stop_timeout=dict(type='float', default=10.0),
@@ -293,39 +649,50 @@ class SqliteMaintenance(object):
         self.path = self.p['path']
         self.check = module.check_mode
         self.busy_ms = int(self.p['busy_timeout'] * 1000)
-        self.conn = sq.connect(self.path, self.busy_ms, readonly=self.check)
         self.diff = None
+        self.results = {}
+        self.failed_task = None
+        self.partial = {}  # what the running task has done so far, for a failure result
+        self.progress = None
+        self.conn = _sqlite_maint.connect(self.path, self.busy_ms, readonly=self.check)
 
     def retry(self, action, fn):
-        return sq.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
+        return _sqlite_maint.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
                                   busy_timeout_ms=self.busy_ms)
 
     def task_holders(self):
-        holders, unreadable = sq.find_holders(self.path)
+        holders, unreadable = _sqlite_maint.find_holders(self.path)
         stopped = []
+        self.partial.update(processes=holders, stopped=stopped, unreadable=unreadable)
         if self.p['stop_holders'] and holders:
             for holder in holders:
-                outcome = 'would stop' if self.check else sq.stop_process(holder['pid'], self.p['stop_timeout'])
+                outcome = 'would stop' if self.check else _sqlite_maint.stop_process(holder['pid'], self.p['stop_timeout'])
                 stopped.append(dict(pid=holder['pid'], outcome=outcome))
+                if not self.check:
+                    self.partial['changed'] = True
+                    self.progress = 'stopped pid(s) %s' % ', '.join(str(s['pid']) for s in stopped)
         msg = '%d process(es) have %s open' % (len(holders), self.path)
         if holders:
             msg += ': ' + ', '.join('%d (%s)' % (h['pid'], ' '.join(h['cmdline'])[:80]) for h in holders)
+        if stopped:
+            msg += '; %s %s' % ('would stop' if self.check else 'stopped', ', '.join(
+                str(s['pid']) if self.check else '%d (%s)' % (s['pid'], s['outcome']) for s in stopped))
         if unreadable:
             msg += '; %d process(es) could not be inspected (run as root to see them all)' % unreadable
         return dict(changed=bool(stopped), processes=holders, stopped=stopped, unreadable=unreadable, message=msg)
 
     def _check(self, quick):
         name = 'quick_check' if quick else 'integrity_check'
-        result = self.retry(name, lambda: sq.integrity_check(self.conn, quick=quick))
+        result = self.retry(name, lambda: _sqlite_maint.integrity_check(self.conn, quick=quick))
         result['changed'] = False
         result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
             len(result['errors']), '; '.join(result['errors'][:5]))
         if not result['ok']:
-            self.module.fail_json(
-                msg='%s of %s found %d problem(s): %s. Nothing was written. Restore the database from the last '
-                    'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
-                                                                  '; '.join(result['errors'][:5])),
-                report={name: result}, engine='sqlite', target=self.path, changed_tasks=[])
+            self.partial = dict(result)
+            raise _sqlite_maint.SqliteMaintError(
+                '%s of %s found %d problem(s): %s. Nothing was written after it. Restore the database from the last '
+                'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
+                                                             '; '.join(result['errors'][:5])))
         return result
 
     def task_integrity_check(self):
@@ -335,22 +702,25 @@ class SqliteMaintenance(object):
         return self._check(True)
 
     def task_wal(self):
-        before = sq.journal_mode(self.conn)
+        before = _sqlite_maint.journal_mode(self.conn)
         if before == 'wal':
             return dict(changed=False, before=before, after=before, message='journal mode is already WAL')
-        self.diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
+        diff = dict(before='journal_mode: %s\n' % before, after='journal_mode: wal\n')
+        self.partial.update(before=before)
         if self.check:
+            self.diff = diff
             return dict(changed=True, before=before, after='wal', message='would switch journal mode %s -> WAL'
                         % before)
         after = self.retry('switching to WAL', lambda: self.conn.execute('PRAGMA journal_mode=WAL').fetchone()[0])
         if after.lower() != 'wal':
-            self.module.fail_json(msg='could not switch %s to WAL: SQLite kept journal mode %s (another connection '
+            raise _sqlite_maint.SqliteMaintError('could not switch %s to WAL: SQLite kept journal mode %s (another connection '
                                       'holds the database open in exclusive mode?); stop the holders and retry'
                                       % (self.path, after))
+        self.diff = diff
         return dict(changed=True, before=before, after='wal', message='journal mode %s -> WAL' % before)
 
     def task_vacuum(self):
-        pages = sq.page_stats(self.conn)
+        pages = _sqlite_maint.page_stats(self.conn)
         ratio = pages['free_ratio']
         threshold = self.p['vacuum_min_free_percent'] / 100.0
         result = dict(free_ratio_before=ratio, bytes_before=os.path.getsize(self.path), bytes_after=None,
@@ -364,17 +734,19 @@ class SqliteMaintenance(object):
                           message='would vacuum: %.1f%% free pages, about %d bytes to reclaim'
                           % (ratio * 100, pages['free_bytes']))
             return result
-        wal = sq.journal_mode(self.conn) == 'wal'
+        wal = _sqlite_maint.journal_mode(self.conn) == 'wal'
         if wal:
-            sq.checkpoint(self.conn)
+            _sqlite_maint.checkpoint(self.conn)
         before = os.path.getsize(self.path)
         free_disk = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         needed = before - pages['free_bytes']
         if free_disk < needed:
-            self.module.fail_json(msg='not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
+            raise _sqlite_maint.SqliteMaintError('not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
                                       'free on its filesystem; free some space first' % (self.path, needed, free_disk))
         self.retry('VACUUM', lambda: self.conn.execute('VACUUM'))
-        checkpointed = sq.checkpoint(self.conn) if wal else True
+        self.partial.update(result, ran=True, changed=True)
+        self.progress = 'vacuumed'
+        checkpointed = _sqlite_maint.checkpoint(self.conn) if wal else True
         after = os.path.getsize(self.path)
         result.update(changed=True, ran=True, bytes_before=before, bytes_after=after,
                       bytes_reclaimed=max(before - after, 0), checkpointed=checkpointed,
@@ -385,31 +757,39 @@ class SqliteMaintenance(object):
         return result
 
     def task_reindex(self):
-        names = self.p['indexes'] or sq.index_names(self.conn)
-        known = set(sq.index_names(self.conn))
+        names = self.p['indexes'] or _sqlite_maint.index_names(self.conn)
+        known = set(_sqlite_maint.index_names(self.conn))
         unknown = [n for n in names if n not in known]
         if unknown:
-            self.module.fail_json(msg='index(es) %s do not exist in %s; existing indexes: %s' % (
+            raise _sqlite_maint.SqliteMaintError('index(es) %s do not exist in %s; existing indexes: %s' % (
                 ', '.join(unknown), self.path, ', '.join(sorted(known))))
-        frag = sq.index_fragmentation(self.conn, names)
+        frag = _sqlite_maint.index_fragmentation(self.conn, names)
         threshold = self.p['reindex_min_unused_percent'] / 100.0
         todo = [n for n in names if self.p['reindex_force'] or frag[n] is None or frag[n] > threshold]
         if todo and not self.check:
+            rebuilt = []
+            self.partial.update(fragmentation=frag, rebuilt=rebuilt)
             for name in todo:
-                self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % sq.qi(name)))
+                self.retry('REINDEX %s' % name, lambda name=name: self.conn.execute('REINDEX %s' % _sqlite_maint.qi(name)))
+                rebuilt.append(name)
+                self.partial['changed'] = True
+                self.progress = 'rebuilt %s' % ', '.join(rebuilt)
         verb = 'would rebuild' if self.check else 'rebuilt'
         msg = ('%s %s' % (verb, ', '.join(todo))) if todo else \
             'not needed: no index above %.0f%% unused pages' % (threshold * 100)
         return dict(changed=bool(todo), fragmentation=frag, rebuilt=todo, message=msg)
 
     def _analyze(self, statement):
-        needed = self.retry('reading sqlite_stat1', lambda: sq.analyze_needed(self.conn))
+        needed = self.retry('reading sqlite_stat1', lambda: _sqlite_maint.analyze_needed(self.conn))
         if self.check:
             return dict(changed=needed, ran=False, message='statistics %s' % (
                 'are out of date: would run %s' % statement if needed else 'are up to date'))
-        before = sq.stat1(self.conn)
+        before = _sqlite_maint.stat1(self.conn)
         self.retry(statement, lambda: self.conn.execute(statement).fetchall())
-        changed = sq.stat1(self.conn) != before
+        # Whether the statistics changed is only known once they are read back.
+        self.partial.update(ran=True, changed=True)
+        self.progress = 'ran %s' % statement
+        changed = _sqlite_maint.stat1(self.conn) != before
         return dict(changed=changed, ran=True, message='%s: statistics %s' % (
             statement, 'updated' if changed else 'unchanged'))
 
@@ -420,23 +800,29 @@ class SqliteMaintenance(object):
         return self._analyze('PRAGMA optimize')
 
     def task_stats(self):
-        sizes = sq.file_sizes(self.path)
-        tables = sq.table_sizes(self.conn, self.p['top'])
-        result = dict(changed=False, files=sizes, pages=sq.page_stats(self.conn), tables=tables,
-                      row_counts=sq.row_counts(self.conn, self.p['count_tables']),
-                      journal_mode=sq.journal_mode(self.conn))
+        sizes = _sqlite_maint.file_sizes(self.path)
+        tables = _sqlite_maint.table_sizes(self.conn, self.p['top'])
+        result = dict(changed=False, files=sizes, pages=_sqlite_maint.page_stats(self.conn), tables=tables,
+                      row_counts=_sqlite_maint.row_counts(self.conn, self.p['count_tables']),
+                      journal_mode=_sqlite_maint.journal_mode(self.conn))
         result['message'] = '%d bytes (+%d in WAL), %.1f%% free pages%s' % (
             sizes['db'], sizes.get('wal', 0), result['pages']['free_ratio'] * 100,
             '' if tables is not None else '; dbstat is not compiled into this SQLite: no table sizes')
         return result
 
     def run(self, tasks):
-        results = {}
-        for name in SQLITE_ORDER:
-            if name in tasks:
-                results[name] = getattr(self, 'task_' + name)()
-        self.conn.close()
-        return results
+        try:
+            for name in SQLITE_ORDER:
+                if name in tasks:
+                    self.failed_task, self.partial, self.progress = name, {}, None
+                    try:
+                        self.results[name] = getattr(self, 'task_' + name)()
+                    except (sqlite3.Error, OSError) as exc:
+                        raise _sqlite_maint.SqliteMaintError(_sqlite_maint.error_message('the %s task' % name, self.path, exc))
+            self.failed_task = None
+        finally:
+            self.conn.close()
+        return self.results
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
@@ -499,9 +885,13 @@ class PostgresMaintenance(object):
         self.module = module
         self.p = module.params
         self.check = module.check_mode
-        self.pg = PostgresConnection(self.p, autocommit=True).open()
         self.schema = self.p['schema']
         self.diff = None
+        self.results = {}
+        self.failed_task = None
+        self.partial = {}
+        self.progress = None
+        self.pg = PostgresConnection(self.p, autocommit=True).open()
 
     def tables(self):
         rows = self.pg.query("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -566,9 +956,14 @@ class PostgresMaintenance(object):
         tables = self.tables()
         todo = self._needs(tables, what)
         if todo and not self.check:
+            done = []
+            self.partial['tables'] = done
             for table in todo:
                 # autocommit: VACUUM cannot run inside a transaction block.
                 self.pg.execute('%s %s' % (statement, self.qualified(table)), action='%s of %s' % (statement, table))
+                done.append(table)
+                self.partial['changed'] = True
+                self.progress = 'ran %s on %s' % (statement, ', '.join(done))
         verb = 'would run' if self.check else 'ran'
         return dict(changed=bool(todo), tables=todo,
                     message=('%s %s on %s' % (verb, statement, ', '.join(todo))) if todo else
@@ -591,12 +986,21 @@ class PostgresMaintenance(object):
             action='looking for invalid indexes')
         dropped = [r['index'] for r in invalid]
         if not self.check:
+            done_dropped, done_tables = [], []
+            self.partial.update(concurrently=concurrently, dropped_invalid=done_dropped, tables=done_tables)
             for name in dropped:
                 self.pg.execute('DROP INDEX %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(name)),
                                 action='dropping invalid index %s' % name)
+                done_dropped.append(name)
+                self.partial['changed'] = True
+                self.progress = 'dropped the invalid index(es) %s' % ', '.join(done_dropped)
             for table in tables:
                 self.pg.execute('REINDEX TABLE %s%s' % ('CONCURRENTLY ' if concurrently else '', self.qualified(table)),
                                 action='REINDEX of %s' % table)
+                done_tables.append(table)
+                self.partial['changed'] = True
+                self.progress = 'rebuilt the indexes of %s%s' % (', '.join(done_tables), (
+                    ' and dropped %s' % ', '.join(done_dropped)) if done_dropped else '')
         verb = 'would rebuild' if self.check else 'rebuilt'
         msg = '%s the indexes of %d table(s)%s' % (verb, len(tables), ' concurrently' if concurrently else '')
         if dropped:
@@ -652,57 +1056,86 @@ class PostgresMaintenance(object):
                     message='%d table(s): %d critical, %d warning' % (len(tables), len(critical), len(warning)))
 
     def run(self, tasks):
-        results = {}
         try:
             for name in POSTGRES_ORDER:
                 if name in tasks:
-                    results[name] = getattr(self, 'task_' + name)()
+                    self.failed_task, self.partial, self.progress = name, {}, None
+                    self.results[name] = getattr(self, 'task_' + name)()
+            self.failed_task = None
         finally:
             self.pg.close()
-        return results
+        return self.results
 
 
-def validate(module):
-    params = module.params
+def invalid(params):
+    """What is wrong with the options, or None."""
     engine = params['engine']
     allowed = SQLITE_ORDER if engine == 'sqlite' else POSTGRES_ORDER
     wrong = [t for t in params['tasks'] if t not in allowed]
     if wrong:
-        module.fail_json(msg='task(s) %s are not available with engine=%s; choose from %s'
-                         % (', '.join(wrong), engine, ', '.join(allowed)))
+        return 'task(s) %s are not available with engine=%s; choose from %s' % (
+            ', '.join(wrong), engine, ', '.join(allowed))
     for name in ('busy_timeout', 'stop_timeout'):
         if params[name] <= 0:
-            module.fail_json(msg='%s must be greater than 0, got %s' % (name, params[name]))
+            return '%s must be greater than 0, got %s' % (name, params[name])
     for name in ('vacuum_min_free_percent', 'reindex_min_unused_percent', 'bloat_warning_percent',
                  'bloat_critical_percent'):
         if not 0 <= params[name] <= 100:
-            module.fail_json(msg='%s must be a percentage between 0 and 100, got %s' % (name, params[name]))
+            return '%s must be a percentage between 0 and 100, got %s' % (name, params[name])
     if params['busy_retries'] < 0 or params['top'] < 1:
-        module.fail_json(msg='busy_retries must be at least 0 and top at least 1')
+        return 'busy_retries must be at least 0 and top at least 1'
+    if engine == 'postgresql' and not HAS_PSYCOPG2:
+        return missing_required_lib('psycopg2', reason='for engine=postgresql')
+    return None
+
+
+def outcome(module, runner, results):
+    """The result keys shared by success and failure."""
+    params = module.params
+    changed_tasks = [name for name, result in results.items() if result.get('changed')]
+    result = dict(changed=bool(changed_tasks), report=results, engine=params['engine'],
+                  target=params['path'] if params['engine'] == 'sqlite' else describe(params),
+                  changed_tasks=changed_tasks,
+                  messages=['%s: %s' % (name, result['message']) for name, result in results.items()])
+    if runner is not None and runner.diff and module._diff:
+        result['diff'] = runner.diff
+    return result
+
+
+def fail(module, runner, exc):
+    """A failure result that still reports every task run before it, and what the failing task had done: a
+    later task failing never hides that earlier ones changed the database."""
+    results = dict(runner.results) if runner is not None else {}
+    failed_task = runner.failed_task if runner is not None else None
+    done = ['%s: %s' % (name, r['message']) for name, r in results.items() if r.get('changed')]
+    if failed_task:
+        entry = dict(runner.partial)
+        entry.update(changed=bool(entry.get('changed')), failed=True, message=to_native(exc))
+        results[failed_task] = entry
+        if entry['changed']:
+            done.append('%s: %s before it failed' % (failed_task, runner.progress))
+    result = outcome(module, runner, results)
+    result['failed_task'] = failed_task
+    msg = to_native(exc)
+    if done:
+        msg += '. This run had already changed the database: %s' % '; '.join(done)
+    module.fail_json(msg=msg, **result)
 
 
 def run_module(module):
-    validate(module)
-    params = module.params
-    engine = params['engine']
+    runner = None
+    problem = invalid(module.params)
+    if problem:
+        fail(module, runner, problem)
     try:
-        if engine == 'sqlite':
-            target = params['path']
+        if module.params['engine'] == 'sqlite':
             runner = SqliteMaintenance(module)
         else:
-            fail_if_missing_psycopg2(module, reason='for engine=postgresql')
             runner = PostgresMaintenance(module)
-            target = runner.pg.where
-        results = runner.run(params['tasks'])
-    except (sq.SqliteMaintError, PostgresError) as exc:
-        module.fail_json(msg=to_native(exc), engine=engine, changed=False)
-    changed_tasks = [name for name, result in results.items() if result.get('changed')]
-    report = dict(changed=bool(changed_tasks), report=results, engine=engine, target=target,
-                  changed_tasks=changed_tasks,
-                  messages=['%s: %s' % (name, result['message']) for name, result in results.items()])
-    if runner.diff and module._diff:
-        report['diff'] = runner.diff
-    module.exit_json(**report)
+        runner.run(module.params['tasks'])
+    except (_sqlite_maint.SqliteMaintError, PostgresError) as exc:
+        fail(module, runner, exc)
+    module.exit_json(**outcome(module, runner, runner.results))
 
 
 def main():

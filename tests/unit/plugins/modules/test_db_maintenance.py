@@ -25,6 +25,8 @@ import time
 
 import pytest
 
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.returns import undocumented
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.sqlite_faults import corrupt, unwritable
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import db_maintenance
@@ -275,6 +277,75 @@ def test_holders_are_found_and_stopped_only_when_asked(tmp_path, capsys):
         proc.stdout.close()
 
 
+# --- partial failures and ordinary errors: a failure result says what was done and what to do ----------------------
+
+def journal_mode(path):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_corrupt_file_after_a_wal_switch_fails_cleanly_and_reports_the_switch(tmp_path, capsys):
+    path = make_db(tmp_path / "db.sqlite", wal=False, delete_fraction=0)
+    corrupt(path)
+    failed, result = run(dict(path=path, tasks=["wal", "stats"], count_tables=["item_master"]), capsys)
+    assert failed and result["changed"] is True and result["changed_tasks"] == ["wal"]
+    assert undocumented(db_maintenance, result) == []
+    assert journal_mode(path) == "wal"  # the switch really happened before stats failed
+    assert result["report"]["wal"] == dict(changed=True, before="delete", after="wal",
+                                           message="journal mode delete -> WAL")
+    assert result["failed_task"] == "stats" and result["report"]["stats"]["failed"] is True
+    assert result["report"]["stats"]["changed"] is False
+    msg = result["msg"]
+    assert "the stats task of %s failed" % path in msg and "malformed" in msg
+    assert "integrity_check" in msg and "Restore from Backup" in msg
+    assert "already changed the database: wal: journal mode delete -> WAL" in msg
+
+
+def test_stopped_holders_are_reported_when_a_locked_rollback_journal_stops_the_vacuum(tmp_path, capsys):
+    path = make_db(tmp_path / "db.sqlite", wal=False)
+    code = "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); c.execute('select 1 from item_master'); " \
+           "print('ready', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
+    # A writer of this process (not a holder the module stops) keeps the write lock of the rollback journal.
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO inventory_counts (count_date, location) VALUES ('2026-01-01', 'locker')")
+        failed, result = run(dict(path=path, tasks=["holders", "vacuum"], stop_holders=True, stop_timeout=5,
+                                  busy_timeout=0.2, busy_retries=0), capsys)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert failed and result["changed"] is True and result["changed_tasks"] == ["holders"]
+    assert undocumented(db_maintenance, result) == []
+    assert result["report"]["holders"]["stopped"] == [{"pid": proc.pid, "outcome": "terminated"}]
+    assert result["failed_task"] == "vacuum"
+    assert result["report"]["vacuum"]["failed"] is True and result["report"]["vacuum"]["changed"] is False
+    msg = result["msg"]
+    assert "VACUUM of %s failed" % path in msg and "locked" in msg and "database_locked.yml" in msg
+    assert "already changed the database: holders: 1 process(es)" in msg
+
+
+def test_unwritable_database_fails_saying_what_to_check(tmp_path, capsys):
+    path = make_db(tmp_path / "db.sqlite", wal=False)
+    digest = sha(path)
+    with unwritable(path):
+        failed, result = run(dict(path=path, tasks=["vacuum"]), capsys)
+    assert failed and result["changed"] is False and result["failed_task"] == "vacuum"
+    msg = result["msg"]
+    assert "VACUUM of %s failed" % path in msg and "readonly" in msg
+    assert "owner and mode" in msg and "lsattr" in msg and "become" in msg
+    assert sha(path) == digest
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -370,3 +441,39 @@ def test_postgres_errors_never_show_the_password(capsys):
     failed, result = run(dict(engine="postgresql", login_host="127.0.0.1", login_port=1, login_user="x",
                               login_password="An0therSecret", tasks=["stats"], connect_timeout=2), capsys)
     assert failed and "An0therSecret" not in json.dumps(result) and "x@127.0.0.1:1" in result["msg"]
+
+
+def test_postgres_vacuum_failing_on_a_later_table_reports_the_tables_done(pg_dsn, capsys):
+    import psycopg2
+    pg_exec(pg_dsn, "CREATE TABLE a_first (id bigint PRIMARY KEY)", "CREATE TABLE b_locked (id bigint PRIMARY KEY)")
+    locker = psycopg2.connect(pg_dsn)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE b_locked IN ACCESS EXCLUSIVE MODE")
+        failed, result = run(dict(engine="postgresql", dsn=pg_dsn + " options='-c lock_timeout=300'",
+                                  tasks=["vacuum", "stats"], vacuum_force=True), capsys)
+    finally:
+        locker.close()
+    assert failed and result["changed"] is True and result["changed_tasks"] == ["vacuum"]
+    assert result["failed_task"] == "vacuum" and "stats" not in result["report"]
+    vacuum = result["report"]["vacuum"]
+    assert vacuum["tables"] == ["a_first"] and vacuum["failed"] is True and vacuum["changed"] is True
+    assert undocumented(db_maintenance, result) == []
+    assert "VACUUM (ANALYZE) of b_locked" in result["msg"] and "lock timeout" in result["msg"]
+    assert "vacuum: ran VACUUM (ANALYZE) on a_first before it failed" in result["msg"]
+
+
+def test_every_returned_key_is_documented(tmp_path, capsys, pg_dsn):
+    path = make_db(tmp_path / "db.sqlite", wal=False)
+    sqlite_tasks = ["holders", "integrity_check", "quick_check", "wal", "vacuum", "reindex", "analyze", "optimize",
+                    "stats"]
+    for check_mode in (True, False):
+        failed, result = run(dict(path=path, tasks=sqlite_tasks), capsys, check_mode=check_mode, diff=True)
+        assert not failed and set(result["report"]) == set(sqlite_tasks)
+        assert undocumented(db_maintenance, result) == []
+    pg_exec(pg_dsn, "CREATE TABLE items (id bigint PRIMARY KEY)", "INSERT INTO items SELECT generate_series(1, 10)")
+    failed, result = run(dict(engine="postgresql", dsn=pg_dsn, vacuum_force=True,
+                              tasks=["activity", "vacuum", "analyze", "reindex", "stats", "bloat"]), capsys)
+    assert not failed and len(result["report"]) == 6 and undocumented(db_maintenance, result) == []
+    failed, result = run(dict(path=str(tmp_path / "nope.db")), capsys)
+    assert failed and result["failed_task"] is None and undocumented(db_maintenance, result) == []
