@@ -70,7 +70,7 @@ def _compare(spec, result, where, problems, check_always):
 
 def problems_of(module, result):
     """The differences between `result` and the RETURN block of `module` (an imported module file)."""
-    spec = yaml.safe_load(module.RETURN) or {}
+    spec = _spec(module)
     problems = []
     _compare(spec, result, '', problems, check_always=not result.get('failed'))
     return problems
@@ -80,3 +80,37 @@ def check_result(module, result):
     problems = problems_of(module, result)
     assert not problems, 'RETURN of %s does not match its result:\n  %s\nresult: %r' % (
         module.__name__.rsplit('.', 1)[-1], '\n  '.join(problems), result)
+
+
+def _spec(module):
+    return yaml.safe_load(module.RETURN) or {}
+
+
+def seen_paths(module, result, _spec_=None, where=''):
+    """The documented keys of RETURN that `result` holds, as paths ('backup.manifest.name', 'rejected[].reason')."""
+    spec = _spec(module) if _spec_ is None else _spec_
+    found = set()
+    for key, value in result.items():
+        if key not in spec:
+            continue
+        found.add(where + key)
+        nested = spec[key].get('contains')
+        if nested and isinstance(value, dict):
+            found |= seen_paths(module, value, nested, where + key + '.')
+        elif nested and isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, dict):
+                    found |= seen_paths(module, item, nested, where + key + '[].')
+    return found
+
+
+def documented_paths(module, _spec_=None, where=''):
+    """Every key RETURN documents, as paths like seen_paths(): what a module's tests must see returned once."""
+    spec = _spec(module) if _spec_ is None else _spec_
+    found = set()
+    for key, doc in spec.items():
+        found.add(where + key)
+        if doc.get('contains'):
+            suffix = '[].' if doc.get('type') == 'list' else '.'
+            found |= documented_paths(module, doc['contains'], where + key + suffix)
+    return found

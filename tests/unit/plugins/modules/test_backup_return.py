@@ -14,66 +14,19 @@ __metaclass__ = type
 import datetime
 import os
 
-import yaml
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import (
+    documented_paths, problems_of, seen_paths)
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import make_home, run
 from ansible_collections.inventory_enterprise.ops.tests.unit.servers import route
 
 # Ansible's own keys, documented by Ansible rather than by each module.
 STANDARD = {'changed', 'failed', 'msg', 'warnings', 'deprecations', 'invocation'}
-TYPES = dict(str=str, int=int, float=(int, float), bool=bool, list=list, dict=dict)
-
-
-def undocumented(result, docs, where=''):
-    """Paths of keys in `result` that `docs` does not describe, or with another type than documented."""
-    problems = []
-    for key, value in result.items():
-        if not where and key in STANDARD:
-            continue
-        path = where + key
-        doc = docs.get(key)
-        if doc is None:
-            problems.append('%s is not documented' % path)
-            continue
-        expected = TYPES[doc['type']]
-        if value is not None and (not isinstance(value, expected) or (doc['type'] == 'int' and isinstance(value, bool))):
-            problems.append('%s is %s, documented as %s' % (path, type(value).__name__, doc['type']))
-        if 'contains' in doc and isinstance(value, dict):
-            problems += undocumented(value, doc['contains'], path + '.')
-        elif 'contains' in doc and isinstance(value, list):
-            for item in value:
-                problems += undocumented(item, doc['contains'], path + '[].')
-    return problems
-
-
-def seen_paths(result, docs, where=''):
-    found = set()
-    for key, value in result.items():
-        if key in docs:
-            found.add(where + key)
-            nested = docs[key].get('contains')
-            if nested and isinstance(value, dict):
-                found |= seen_paths(value, nested, where + key + '.')
-            elif nested and isinstance(value, list):
-                for item in value:
-                    found |= seen_paths(item, nested, where + key + '[].')
-    return found
-
-
-def documented_paths(docs, where=''):
-    found = set()
-    for key, doc in docs.items():
-        suffix = '[].' if doc['type'] == 'list' else '.'
-        found.add(where + key)
-        if 'contains' in doc:
-            found |= documented_paths(doc['contains'], where + key + suffix)
-    return found
 
 
 def test_return_documents_every_key_of_every_state(tmp_path, capsys, api):
-    docs = yaml.safe_load(backup.RETURN)
     home = make_home(tmp_path)
     dest = _archive.service_paths(home)['backup_dir']
     _archive.create_backup(_archive.service_paths(home), dest, now=_archive.utc_now() - datetime.timedelta(days=40))
@@ -114,10 +67,10 @@ def test_return_documents_every_key_of_every_state(tmp_path, capsys, api):
     problems = []
     seen = set()
     for label, result in results.items():
-        problems += ['%s: %s' % (label, p) for p in undocumented(result, docs)]
+        problems += ['%s: %s' % (label, p) for p in problems_of(backup, result)]
         if set(result) - STANDARD != expect[label]:
             problems.append('%s returns %s, expected %s' % (label, sorted(set(result) - STANDARD), sorted(expect[label])))
-        seen |= seen_paths(result, docs)
-    never = documented_paths(docs) - seen
+        seen |= seen_paths(backup, result)
+    never = documented_paths(backup) - seen
     assert not problems, '\n'.join(problems)
     assert not never, 'documented but never returned: %s' % sorted(never)

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.returns import undocumented
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import problems_of
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.sqlite_faults import corrupt, unwritable
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
@@ -292,7 +292,7 @@ def test_corrupt_file_after_a_wal_switch_fails_cleanly_and_reports_the_switch(tm
     corrupt(path)
     failed, result = run(dict(path=path, tasks=["wal", "stats"], count_tables=["item_master"]), capsys)
     assert failed and result["changed"] is True and result["changed_tasks"] == ["wal"]
-    assert undocumented(db_maintenance, result) == []
+    assert problems_of(db_maintenance, result) == []
     assert journal_mode(path) == "wal"  # the switch really happened before stats failed
     assert result["report"]["wal"] == dict(changed=True, before="delete", after="wal",
                                            message="journal mode delete -> WAL")
@@ -325,7 +325,7 @@ def test_stopped_holders_are_reported_when_a_locked_rollback_journal_stops_the_v
         proc.wait()
         proc.stdout.close()
     assert failed and result["changed"] is True and result["changed_tasks"] == ["holders"]
-    assert undocumented(db_maintenance, result) == []
+    assert problems_of(db_maintenance, result) == []
     assert result["report"]["holders"]["stopped"] == [{"pid": proc.pid, "outcome": "terminated"}]
     assert result["failed_task"] == "vacuum"
     assert result["report"]["vacuum"]["failed"] is True and result["report"]["vacuum"]["changed"] is False
@@ -458,7 +458,7 @@ def test_postgres_vacuum_failing_on_a_later_table_reports_the_tables_done(pg_dsn
     assert result["failed_task"] == "vacuum" and "stats" not in result["report"]
     vacuum = result["report"]["vacuum"]
     assert vacuum["tables"] == ["a_first"] and vacuum["failed"] is True and vacuum["changed"] is True
-    assert undocumented(db_maintenance, result) == []
+    assert problems_of(db_maintenance, result) == []
     assert "VACUUM (ANALYZE) of b_locked" in result["msg"] and "lock timeout" in result["msg"]
     assert "vacuum: ran VACUUM (ANALYZE) on a_first before it failed" in result["msg"]
 
@@ -470,10 +470,10 @@ def test_every_returned_key_is_documented(tmp_path, capsys, pg_dsn):
     for check_mode in (True, False):
         failed, result = run(dict(path=path, tasks=sqlite_tasks), capsys, check_mode=check_mode, diff=True)
         assert not failed and set(result["report"]) == set(sqlite_tasks)
-        assert undocumented(db_maintenance, result) == []
+        assert problems_of(db_maintenance, result) == []
     pg_exec(pg_dsn, "CREATE TABLE items (id bigint PRIMARY KEY)", "INSERT INTO items SELECT generate_series(1, 10)")
     failed, result = run(dict(engine="postgresql", dsn=pg_dsn, vacuum_force=True,
                               tasks=["activity", "vacuum", "analyze", "reindex", "stats", "bloat"]), capsys)
-    assert not failed and len(result["report"]) == 6 and undocumented(db_maintenance, result) == []
+    assert not failed and len(result["report"]) == 6 and problems_of(db_maintenance, result) == []
     failed, result = run(dict(path=str(tmp_path / "nope.db")), capsys)
-    assert failed and result["failed_task"] is None and undocumented(db_maintenance, result) == []
+    assert failed and result["failed_task"] is None and problems_of(db_maintenance, result) == []

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.returns import undocumented
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import problems_of
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.sqlite_faults import corrupt, unwritable
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
@@ -102,7 +102,7 @@ def test_check_mode_never_claims_a_repair(dbs, capsys):
     assert failed and "SQLite and PostgreSQL differ" in predicted["msg"]
     assert predicted["remaining_differences"] == 3 and predicted["would_repair"] == 3
     assert predicted["executed"] == [] and predicted["changed"] is True
-    assert undocumented(dual_write_parity, predicted) == []
+    assert problems_of(dual_write_parity, predicted) == []
     assert len(pg_rows(pg, "processed_invoices")) == ROWS - 2  # nothing was written
 
     failed, synced = run(args, capsys)
@@ -156,7 +156,7 @@ def test_rows_committed_to_sqlite_during_the_sync_are_never_deleted(dbs, capsys,
         snapshot_taken.set()
         writer.join()
     assert not failures and not failed, result
-    assert undocumented(dual_write_parity, result) == []
+    assert problems_of(dual_write_parity, result) == []
     table = by_name(result)["processed_invoices"]
     assert table["extra"]["count"] == 60 and table["missing"]["ids"] == [7, 8] and table["changed"]["ids"] == [5]
     assert table["synced"] == {"upserted": 2, "deleted": 30}  # rows 5 (as SQLite has it now) and 8
@@ -178,7 +178,7 @@ def test_a_failing_sync_reports_the_tables_it_already_synced(dbs, capsys):
     conn.close()
     failed, result = run(dict(sqlite_path=path, dsn=dsn, tables=["item_master", "processed_invoices"], sync=True),
                          capsys)
-    assert failed and result["changed"] is True and undocumented(dual_write_parity, result) == []
+    assert failed and result["changed"] is True and problems_of(dual_write_parity, result) == []
     assert result["executed"] == ["item_master: 1 row(s) upserted and 0 deleted in PostgreSQL"]
     assert by_name(result)["item_master"]["synced"] == {"upserted": 1, "deleted": 0}
     assert by_name(result)["processed_invoices"]["changed"]["ids"] == [10]

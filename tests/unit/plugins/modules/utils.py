@@ -15,6 +15,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import check_result
+
 
 def run_module(module, args, capsys, check_mode=False, diff=False, keep_raw=False):
     """Run `module.main()` with `args`; return (failed, result) from the JSON it prints. With keep_raw the printed
@@ -28,6 +30,8 @@ def run_module(module, args, capsys, check_mode=False, diff=False, keep_raw=Fals
             module.main()
     out = capsys.readouterr().out
     result = json.loads(out)
+    # Every module run of the unit tests holds its result against the module's RETURN documentation.
+    check_result(module, result)
     if keep_raw:
         result['_raw'] = out
     return exc.value.code != 0 or result.get('failed', False), result
