@@ -14,7 +14,6 @@ __metaclass__ = type
 import datetime
 import os
 
-
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import (
