@@ -26,9 +26,24 @@ from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.tes
     db_path, evil_member, live_hashes, make_home, read_members, run, sha256, txlog_path, write_rows, write_tar_gz)
 
 
+def add_service_schema(db):
+    """The service's tables and indexes (names from _sqlite, columns minimal), as every real service database
+    has them; the test homes' own items/lines tables carry the data."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        for table in _sqlite.SERVICE_TABLES:
+            conn.execute('CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY, k TEXT)' % table)
+        for index, table in _sqlite.SERVICE_INDEXES.items():
+            conn.execute('CREATE INDEX IF NOT EXISTS %s ON %s(k)' % (index, table))
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def home(tmp_path):
-    return make_home(tmp_path)
+    home = make_home(tmp_path)
+    add_service_schema(db_path(home))
+    return home
 
 
 def take_backup(home, compression='zstd', **kwargs):
