@@ -120,7 +120,7 @@ def integrity_check(path, immutable=True, quick=False):
             return [row[0] for row in conn.execute('PRAGMA %s' % ('quick_check' if quick else 'integrity_check'))]
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, SqliteError) as exc:
         # "file is not a database", "database disk image is malformed"...
         return ['cannot check %s: %s' % (path, exc)]
 
