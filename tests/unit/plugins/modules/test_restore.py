@@ -591,6 +591,7 @@ def test_permission_denied_is_a_clear_failure(home, tmp_path, capsys):
         os.chmod(parent, modes[-1][1] | 0o055)
         parent = os.path.dirname(parent)
     before = live_hashes(home)
+    _archive.parse_name('inventory_backup_2025-01-07T02-00-00.tar.zst')  # imports _strptime while still root
     os.setegid(65534)
     os.seteuid(65534)
     try:
