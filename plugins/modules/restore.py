@@ -209,7 +209,9 @@ identity:
       description: True when the restore went ahead with O(allow_cross_deployment) (V(different) or V(no_target_id)).
       type: bool
 holders:
-  description: Processes (pid, user, cmdline, files) that had the live database open; non-empty only with O(allow_open_database=true).
+  description:
+    - Processes (pid, user, cmdline, files) that had the live database open; non-empty only with
+      O(allow_open_database=true), or in check mode (where a real run would refuse).
   returned: when state is restored and no earlier check failed
   type: list
   elements: dict
@@ -480,7 +482,11 @@ def check_not_open(module, db):
     """Refuse while another process has the live database (or its -wal/-shm/-journal) open; returns the
     holders when allow_open_database lets the restore go on."""
     holders, _unreadable = _sqlite_maint.find_holders(db)
-    if holders and not module.params['allow_open_database']:
+    if holders and module.check_mode and not module.params['allow_open_database']:
+        # A check-mode run of a playbook that stops the service first does not stop it.
+        module.warn('%d process(es) have %s open: a real run refuses unless they are stopped first (or '
+                    'allow_open_database=true)' % (len(holders), db))
+    elif holders and not module.params['allow_open_database']:
         raise Refused('%d process(es) have the live database %s open: %s. Replacing its files under a running '
                       'service loses its writes or corrupts the result: stop the service first (playbooks/'
                       'dr_restore.yml does), or set allow_open_database=true to accept it'

@@ -526,6 +526,10 @@ def test_a_process_holding_the_database_open_is_refused_unless_allowed(home, cap
         assert failed, result
         assert 'pid %d' % holder.pid in result['msg'] and 'stop the service first' in result['msg']
         assert result['changed'] is False and live_hashes(home) == before
+        # Check mode (a playbook's "stop the service" stopped nothing) predicts, listing the holders.
+        failed, result = run(restore, dict(service_home=home), capsys, check_mode=True)
+        assert not failed and result['changed'] is True, result
+        assert [h['pid'] for h in result['holders']] == [holder.pid] and live_hashes(home) == before
         failed, result = run(restore, dict(service_home=home, allow_open_database=True), capsys)
         assert not failed, result
         assert [h['pid'] for h in result['holders']] == [holder.pid]
