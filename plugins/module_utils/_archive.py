@@ -363,6 +363,7 @@ class DecompressingReader(object):
         self.frames = 0
         self.decoder = self._new_decoder()
         self.pending = b''
+        self.pending_at = 0  # fed to the decoder up to here: slicing only INPUT_SLICE bytes at a time
 
     def _new_decoder(self):
         if self.compression == 'zstd':
@@ -373,9 +374,10 @@ class DecompressingReader(object):
         return bool(getattr(self.decoder, 'eof', False))
 
     def _fill(self):
-        chunk = self.pending or self.raw.read(CHUNK)
-        self.pending = chunk[INPUT_SLICE:]
-        chunk = chunk[:INPUT_SLICE]
+        if self.pending_at >= len(self.pending):
+            self.pending, self.pending_at = self.raw.read(CHUNK), 0
+        chunk = self.pending[self.pending_at:self.pending_at + INPUT_SLICE]
+        self.pending_at += len(chunk)
         if not chunk:
             if not self._decoder_eof():
                 raise ArchiveRejected('the archive is truncated: its %s stream ends in the middle of a frame'
@@ -393,7 +395,8 @@ class DecompressingReader(object):
             raise ArchiveRejected('the archive is corrupt: %s decompression failed: %s' % (self.compression, exc))
         if self._decoder_eof():
             self.frames += 1
-            self.pending = (getattr(self.decoder, 'unused_data', b'') or b'') + self.pending
+            self.pending = (getattr(self.decoder, 'unused_data', b'') or b'') + self.pending[self.pending_at:]
+            self.pending_at = 0
         if out:
             self.parts.append(out)
             self.available += len(out)
