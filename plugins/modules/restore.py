@@ -619,8 +619,8 @@ def restore(module, paths, scratch, report):
     if module.check_mode:
         report['restored'] = [live for _c, live, staged_path in targets
                               if staged_path or os.path.lexists(live)]
-        report['msg'] = 'would restore %s (verified)%s' % (os.path.basename(archive),
-                                                          ''.join('; ' + note for note in notes))
+        report['msg'] = 'would restore %s (verified)%s' % (
+            os.path.basename(archive), ''.join('; ' + note for note in notes))
         return report
     # Verification can take minutes: a service started meanwhile is refused as well.
     report['holders'] = check_not_open(module, db)
