@@ -28,6 +28,7 @@ scratch directory, so the result does not depend on the tarfile fixes of the hos
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import collections
 import contextlib
 import datetime
 import errno
@@ -43,6 +44,7 @@ import socket
 import tarfile
 import time
 import traceback
+import uuid
 import zlib
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _sqlite
@@ -79,6 +81,7 @@ FORMAT = 'inventory-enterprise-backup'
 FORMAT_VERSION = 1
 TOP_RE = re.compile(r'^inventory_backup_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})$')
 PARTIAL_RE = re.compile(r'^\.inventory_backup_.*\.(partial|work|verify)-(\d+)$')
+RESTORE_WORK_RE = re.compile(r'^\.restore-work-(\d+)$')
 EXTENSIONS = {'zstd': 'zst', 'gzip': 'gz'}
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 GZIP_MAGIC = b'\x1f\x8b'
@@ -91,6 +94,15 @@ TREES = ('config', 'models')
 MAX_MANIFEST = 4 * 1024 * 1024
 CHUNK = 1024 * 1024
 LOCK_FILE = '.inventory_backup.lock'
+# Kept next to the database: names the deployment whose data it is (see ensure_deployment_id).
+DEPLOYMENT_ID = '.deployment-id'
+DEPLOYMENT_ID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
+# Free space that must remain after extracting into a scratch directory: SQLite and the checks need some.
+SPACE_MARGIN = 64 * 1024
+# Compressed bytes fed to the decoder at a time. zstd turns 4 bytes into up to 128 KiB (an RLE block), so a
+# small input slice bounds what one call can produce (256 bytes: 8 MiB): a bomb never lands in memory at
+# once, and the small outputs reuse memory, so 1.5 GiB of zeros decompress in about 0.4 s (2 KiB: 1.9 s).
+INPUT_SLICE = 256
 
 
 class BackupError(Exception):
@@ -127,16 +139,17 @@ def remove_path(path):
             pass
 
 
-def stale_leftovers(directory):
-    """Temporary files and directories of backup/verify runs whose process is gone (killed mid-run)."""
+def stale_leftovers(directory, pattern=PARTIAL_RE):
+    """Temporary files and directories of backup/verify runs (or, with RESTORE_WORK_RE, restore scratch
+    directories) whose process is gone (killed mid-run)."""
     found = []
     try:
         names = os.listdir(directory)
     except OSError:
         return found
     for name in sorted(names):
-        match = PARTIAL_RE.match(name)
-        if match and not pid_alive(int(match.group(2))):
+        match = pattern.match(name)
+        if match and not pid_alive(int(match.groups()[-1])):
             found.append(os.path.join(directory, name))
     return found
 
@@ -153,6 +166,64 @@ def permission_hint(exc, where):
         return ('this user cannot write to %s: run the task as the service\'s user or root (become), fix the '
                 'permissions, or choose a writable directory' % where)
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Deployment identity
+
+def deployment_id_path(database_path):
+    return os.path.join(os.path.dirname(database_path), DEPLOYMENT_ID)
+
+
+def read_deployment_id(database_path):
+    """The deployment id kept next to the database; None when there is none yet. Raises BackupError."""
+    path = deployment_id_path(database_path)
+    try:
+        with open(path) as handle:
+            value = handle.read(200).strip()
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise BackupError('cannot read the deployment id %s: %s; make it readable (run as root or as the '
+                          'service user)' % (path, exc))
+    if not DEPLOYMENT_ID_RE.match(value):
+        raise BackupError('%s does not hold a deployment id (a UUID4 written by the backup module): %r; put the '
+                          'right one back, or remove the file so the next backup writes a new one' % (path, value[:60]))
+    return value
+
+
+def ensure_deployment_id(database_path):
+    """(id, created): the deployment id next to the database, written (UUID4) when there is none.
+
+    The id names the deployment whose data the directory holds; every archive records it, and restore
+    refuses by default an archive of another deployment. Written atomically: a temporary file hard-linked
+    to its final name, which fails when a concurrent run got there first (its id is kept)."""
+    existing = read_deployment_id(database_path)
+    if existing:
+        return existing, False
+    path = deployment_id_path(database_path)
+    tmp = '%s.tmp-%d' % (path, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(str(uuid.uuid4()) + '\n')
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.geteuid() == 0:
+            # Same owner as the data directory, like the rest of the service's data.
+            st = os.stat(os.path.dirname(path))
+            os.chown(tmp, st.st_uid, st.st_gid)
+        try:
+            os.link(tmp, path)
+            created = True
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+            created = False
+        fsync_dir(os.path.dirname(path))
+    finally:
+        remove_path(tmp)
+    return read_deployment_id(database_path), created
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -286,11 +357,17 @@ class DecompressingReader(object):
     def __init__(self, raw, compression):
         self.raw = raw
         self.compression = compression
-        self.buffer = b''
+        # Decompressed output not read yet, and how far the first part is read: every read copies only what it
+        # returns, so a huge output (a bomb's zeros) costs no more than its size.
+        self.parts = collections.deque()
+        self.offset = 0
+        self.available = 0
+        self.position = 0  # decompressed bytes read or skipped so far
         self.finished = False
         self.frames = 0
         self.decoder = self._new_decoder()
         self.pending = b''
+        self.pending_at = 0  # fed to the decoder up to here: slicing only INPUT_SLICE bytes at a time
 
     def _new_decoder(self):
         if self.compression == 'zstd':
@@ -301,8 +378,10 @@ class DecompressingReader(object):
         return bool(getattr(self.decoder, 'eof', False))
 
     def _fill(self):
-        chunk = self.pending or self.raw.read(CHUNK)
-        self.pending = b''
+        if self.pending_at >= len(self.pending):
+            self.pending, self.pending_at = self.raw.read(CHUNK), 0
+        chunk = self.pending[self.pending_at:self.pending_at + INPUT_SLICE]
+        self.pending_at += len(chunk)
         if not chunk:
             if not self._decoder_eof():
                 raise ArchiveRejected('the archive is truncated: its %s stream ends in the middle of a frame'
@@ -320,19 +399,62 @@ class DecompressingReader(object):
             raise ArchiveRejected('the archive is corrupt: %s decompression failed: %s' % (self.compression, exc))
         if self._decoder_eof():
             self.frames += 1
-            self.pending = getattr(self.decoder, 'unused_data', b'') or b''
-        self.buffer += out
+            self.pending = (getattr(self.decoder, 'unused_data', b'') or b'') + self.pending[self.pending_at:]
+            self.pending_at = 0
+        if out:
+            self.parts.append(out)
+            self.available += len(out)
 
     def read(self, size=-1):
         if size is None or size < 0:
             while not self.finished:
                 self._fill()
-            data, self.buffer = self.buffer, b''
-            return data
-        while len(self.buffer) < size and not self.finished:
+            size = self.available
+        while self.available < size and not self.finished:
             self._fill()
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
+        taken, need = [], min(size, self.available)
+        self.available -= need
+        self.position += need
+        while need:
+            part = self.parts[0]
+            if len(part) - self.offset <= need:
+                piece = part[self.offset:] if self.offset else part
+                self.parts.popleft()
+                self.offset = 0
+            else:
+                piece = part[self.offset:self.offset + need]
+                self.offset += need
+            taken.append(piece)
+            need -= len(piece)
+        return b''.join(taken)
+
+    def tell(self):
+        return self.position
+
+    def seek(self, position, whence=0):
+        """Forward only: skips decompressed data without copying it (the header pre-pass skips every member's
+        data this way, so a bomb's GiB of zeros cost only their decompression)."""
+        if whence != 0 or position < self.position:
+            raise ArchiveRejected('the archive needs a backward seek at %d: not a stream-ordered tar' % position)
+        need = position - self.position
+        while need:
+            if not self.available:
+                if self.finished:
+                    break
+                self._fill()
+                continue
+            rest = len(self.parts[0]) - self.offset
+            if rest <= need:
+                self.parts.popleft()
+                self.offset = 0
+                step = rest
+            else:
+                self.offset += need
+                step = need
+            self.available -= step
+            self.position += step
+            need -= step
+        return self.position
 
 
 def detect_compression(path):
@@ -535,6 +657,7 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
         snap_path = os.path.join(work, DATABASE)
         snap = _sqlite.snapshot(paths['database_path'], snap_path)
         tables = _sqlite.row_counts(snap_path)
+        deployment_id = ensure_deployment_id(paths['database_path'])[0]
 
         with raw:
             hashed = HashingWriter(raw)
@@ -573,7 +696,7 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
             manifest = dict(
                 format=FORMAT, format_version=FORMAT_VERSION, name=top, created_at=iso(stamp),
                 created_by=created_by, host=socket.gethostname(), service_version=version,
-                compression=compression, database_only=bool(database_only),
+                compression=compression, database_only=bool(database_only), deployment_id=deployment_id,
                 database=dict(path=DATABASE, source=paths['database_path'], page_size=snap['page_size'],
                               page_count=snap['page_count'], tables=tables),
                 transaction_log=None if database_only else dict(
@@ -673,73 +796,130 @@ def _safe_write(scratch, relpath, fileobj, size, durable=True):
     return target
 
 
-def read_archive(path, scratch=None, extract=None, durable=True):
-    """Stream through the archive once: validate every member, hash it, check it against the manifest.
+def _tar_pass(raw, compression, expected_top, on_file, mode='r|'):
+    """One pass over the tar stream of `raw`: every member validated; on_file(info, relpath, source) gets the
+    regular files but the manifest. Returns (top, manifest, dirs, archive sha256). mode 'r:' skips the
+    members' data by seeking (the header pre-pass), 'r|' reads it."""
+    state = dict(top=None, expected_top=expected_top, seen=set())
+    manifest, dirs = None, set()
+    hashed = HashingReader(raw)
+    stream = DecompressingReader(hashed, compression)
+    tar = tarfile.open(fileobj=stream, mode=mode, bufsize=CHUNK)
+    for info in tar:
+        relpath = _member_path(info, state)
+        if info.isdir():
+            if relpath:
+                dirs.add(relpath)
+            continue
+        if manifest is not None:
+            raise ArchiveRejected('member %r comes after manifest.json, which must be last' % info.name)
+        source = tar.extractfile(info)
+        if relpath == MANIFEST:
+            if info.size > MAX_MANIFEST:
+                raise ArchiveRejected('manifest.json is %d bytes, larger than any real manifest' % info.size)
+            try:
+                manifest = json.loads(source.read().decode('utf-8'))
+            except ValueError as exc:
+                raise ArchiveRejected('manifest.json is not valid JSON: %s' % exc)
+            continue
+        on_file(info, relpath, source)
+    tar.close()
+    stream.read()  # the rest of the compressed stream: raises if it is truncated or corrupt
+    if state['top'] is None:
+        raise ArchiveRejected('the archive is empty')
+    return state['top'], manifest, dirs, hashed.sha256.hexdigest()
+
+
+def _wanted(relpath, extract):
+    return extract is True or bool(extract and any(
+        relpath == item or (item.endswith('/') and relpath.startswith(item)) for item in extract))
+
+
+def check_space(directory, needed):
+    """Refuse to extract `needed` bytes into `directory` unless they fit with a margin (10% + 64 KiB)."""
+    try:
+        st = os.statvfs(directory)
+    except OSError as exc:
+        raise BackupError('cannot read the free space of %s: %s' % (directory, exc))
+    free = st.f_bavail * st.f_frsize
+    wanted = needed + needed // 10 + SPACE_MARGIN
+    if wanted > free:
+        raise BackupError('extracting the archive needs %.1f MiB (with a margin) in %s, the filesystem has %.1f MiB '
+                          'free: free space there (old safety copies, old backups) and retry'
+                          % (wanted / 1048576.0, directory, free / 1048576.0))
+
+
+def read_archive(path, scratch=None, extract=None, durable=True, before_extract=None):
+    """Validate every member, hash it, check it against the manifest; extract what is asked.
+
+    Two passes over one open file. The first reads the tar headers and the manifest only (member data is
+    decompressed and discarded, never written): every member's declared size must be the manifest's, and
+    what will be extracted must fit in the free space of `scratch`, before a single byte is written. So a
+    decompression bomb (a tiny archive declaring GiB of zeros) is refused in the time it takes to decompress
+    it, with nothing written. `before_extract(manifest)` may refuse the archive at that point too (restore's
+    identity check). The second pass extracts and hashes.
 
     `extract`: None extracts nothing; a set of relative paths or prefixes ('database.db', 'config/'...) or
     True for everything; extracted files go into `scratch` (an empty directory the caller owns).
-    Returns dict(top, manifest, members, extracted, archive_sha256, compression). Raises ArchiveRejected.
+    Returns dict(top, manifest, members, extracted, archive_sha256, compression). Raises ArchiveRejected,
+    or BackupError when the archive cannot be read or does not fit.
     """
     parsed = parse_name(os.path.basename(path))
-    state = dict(top=None, expected_top=parsed[0] if parsed else None, seen=set())
-    members, extracted, dirs = {}, {}, set()
-    manifest = None
+    expected_top = parsed[0] if parsed else None
+    members, extracted, declared = {}, {}, {}
     if not os.path.isfile(path) or os.path.islink(path):
         raise ArchiveRejected('%s is not a regular file' % path)
-    compression = detect_compression(path)
+    try:
+        compression = detect_compression(path)
+    except (OSError, IOError) as exc:
+        raise BackupError('cannot read %s: %s' % (path, exc))
     if compression == 'zstd' and not HAS_ZSTD:
         raise BackupError('%s is zstd-compressed: install the Python library zstandard on this host' % path)
-    with open(path, 'rb') as raw:
-        hashed = HashingReader(raw)
-        stream = DecompressingReader(hashed, compression)
-        try:
-            tar = tarfile.open(fileobj=stream, mode='r|', bufsize=CHUNK)
-            for info in tar:
-                relpath = _member_path(info, state)
-                if info.isdir():
-                    if relpath:
-                        dirs.add(relpath)
-                    continue
-                if manifest is not None:
-                    raise ArchiveRejected('member %r comes after manifest.json, which must be last' % info.name)
-                source = tar.extractfile(info)
-                if relpath == MANIFEST:
-                    if info.size > MAX_MANIFEST:
-                        raise ArchiveRejected('manifest.json is %d bytes, larger than any real manifest' % info.size)
-                    try:
-                        manifest = json.loads(source.read().decode('utf-8'))
-                    except ValueError as exc:
-                        raise ArchiveRejected('manifest.json is not valid JSON: %s' % exc)
-                    continue
-                reader = HashingReader(source, count_lines=relpath == TXLOG)
-                wanted = extract is True or (extract and any(
-                    relpath == item or (item.endswith('/') and relpath.startswith(item)) for item in extract))
-                if wanted:
-                    extracted[relpath] = _safe_write(scratch, relpath, reader, info.size, durable)
-                else:
-                    while reader.read(CHUNK):
-                        pass
-                if reader.size != info.size:
-                    raise ArchiveRejected('member %r is truncated (%d of %d bytes)'
-                                          % (info.name, reader.size, info.size))
-                members[relpath] = dict(size=reader.size, sha256=reader.sha256.hexdigest(), lines=reader.lines)
-            tar.close()
-            stream.read()  # the rest of the compressed stream: raises if it is truncated or corrupt
-        except tarfile.TarError as exc:
-            raise ArchiveRejected('the archive is damaged: tar: %s' % exc)
-        except (EOFError, zlib.error) as exc:
-            raise ArchiveRejected('the archive is damaged: %s' % exc)
-        except (OSError, IOError) as exc:
-            hint = no_space_hint(exc, scratch or path)
-            raise BackupError('reading %s failed: %s%s' % (path, exc, '; ' + hint if hint else ''))
-    if state['top'] is None:
-        raise ArchiveRejected('the archive is empty')
-    check_manifest(manifest, state['top'], members)
-    return dict(top=state['top'], manifest=manifest, members=members, extracted=extracted, dirs=dirs,
-                archive_sha256=hashed.sha256.hexdigest(), compression=compression)
+
+    def declare(info, relpath, source):
+        declared[relpath] = info.size
+
+    def extract_member(info, relpath, source):
+        if info.size != declared.get(relpath):
+            raise ArchiveRejected('member %r changed while the archive was read (%d bytes, %s before)'
+                                  % (info.name, info.size, declared.get(relpath)))
+        reader = HashingReader(source, count_lines=relpath == TXLOG)
+        if _wanted(relpath, extract):
+            extracted[relpath] = _safe_write(scratch, relpath, reader, info.size, durable)
+        else:
+            while reader.read(CHUNK):
+                pass
+        if reader.size != info.size:
+            raise ArchiveRejected('member %r is truncated (%d of %d bytes)' % (info.name, reader.size, info.size))
+        members[relpath] = dict(size=reader.size, sha256=reader.sha256.hexdigest(), lines=reader.lines)
+
+    try:
+        with open(path, 'rb') as raw:
+            top, manifest, dirs, _sha = _tar_pass(raw, compression, expected_top, declare, mode='r:')
+            check_listing(manifest, top, declared)
+            if before_extract:
+                before_extract(manifest)
+            if extract and scratch:
+                check_space(scratch, sum(size for relpath, size in declared.items() if _wanted(relpath, extract)))
+            raw.seek(0)
+            top, again, dirs, archive_sha256 = _tar_pass(raw, compression, expected_top, extract_member)
+    except tarfile.TarError as exc:
+        raise ArchiveRejected('the archive is damaged: tar: %s' % exc)
+    except (EOFError, zlib.error) as exc:
+        raise ArchiveRejected('the archive is damaged: %s' % exc)
+    except (OSError, IOError) as exc:
+        hint = no_space_hint(exc, scratch or path)
+        raise BackupError('reading %s failed: %s%s' % (path, exc, '; ' + hint if hint else ''))
+    if again != manifest:
+        raise ArchiveRejected('manifest.json changed while the archive was read')
+    check_manifest(manifest, top, members)
+    return dict(top=top, manifest=manifest, members=members, extracted=extracted, dirs=dirs,
+                archive_sha256=archive_sha256, compression=compression)
 
 
-def check_manifest(manifest, top, members):
+def check_listing(manifest, top, sizes):
+    """The manifest is this format's, names `top`, and lists exactly the members found, with their sizes
+    ({relative path: size}, from the tar headers or from reading the members)."""
     if manifest is None:
         raise ArchiveRejected('the archive has no manifest.json (truncated, or not made by the backup module)')
     if not isinstance(manifest, dict) or manifest.get('format') != FORMAT:
@@ -751,19 +931,28 @@ def check_manifest(manifest, top, members):
         raise ArchiveRejected('manifest name %r does not match the top folder %s' % (manifest.get('name'), top))
     listed = {}
     for entry in manifest.get('members') or []:
+        if not isinstance(entry, dict):
+            raise ArchiveRejected('manifest.json has a member entry that is not an object: %r' % (entry,))
         listed[entry.get('path')] = entry
     if DATABASE not in listed:
         raise ArchiveRejected('the manifest lists no database.db')
-    missing = sorted(set(listed) - set(members))
+    missing = sorted(set(listed) - set(sizes))
     if missing:
         raise ArchiveRejected('members listed in the manifest are missing from the archive: %s' % ', '.join(missing))
-    extra = sorted(set(members) - set(listed))
+    extra = sorted(set(sizes) - set(listed))
     if extra:
         raise ArchiveRejected('members not listed in the manifest: %s' % ', '.join(extra))
     for relpath, entry in sorted(listed.items()):
+        if sizes[relpath] != entry.get('size'):
+            raise ArchiveRejected('%s is %d bytes in the archive, the manifest says %s: refused before anything was '
+                                  'extracted (a damaged or crafted archive)' % (relpath, sizes[relpath], entry.get('size')))
+    return listed
+
+
+def check_manifest(manifest, top, members):
+    listed = check_listing(manifest, top, dict((relpath, found['size']) for relpath, found in members.items()))
+    for relpath, entry in sorted(listed.items()):
         found = members[relpath]
-        if found['size'] != entry.get('size'):
-            raise ArchiveRejected('%s is %d bytes, the manifest says %s' % (relpath, found['size'], entry.get('size')))
         if found['sha256'] != entry.get('sha256'):
             raise ArchiveRejected('%s has SHA-256 %s, the manifest says %s: the archive is corrupt'
                                   % (relpath, found['sha256'], entry.get('sha256')))

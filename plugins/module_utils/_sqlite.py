@@ -120,7 +120,7 @@ def integrity_check(path, immutable=True, quick=False):
             return [row[0] for row in conn.execute('PRAGMA %s' % ('quick_check' if quick else 'integrity_check'))]
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, SqliteError) as exc:
         # "file is not a database", "database disk image is malformed"...
         return ['cannot check %s: %s' % (path, exc)]
 
@@ -142,3 +142,35 @@ def row_counts(path, immutable=True):
 
 def sidecar_paths(path):
     return [path + suffix for suffix in SIDECARS]
+
+
+# The tables and indexes every Inventory Enterprise database has (the service creates them on first start:
+# reference/inventory_service/db.py SCHEMA). A database without them is not this service's database, however
+# consistent the archive around it is. {index: table it must be on}.
+SERVICE_TABLES = ('item_master', 'inventory_counts', 'inventory_count_items', 'processed_invoices',
+                  'ai_forecasts', 'ai_models')
+SERVICE_INDEXES = {
+    'idx_item_master_code': 'item_master',
+    'idx_inventory_counts_date': 'inventory_counts',
+    'idx_inventory_count_items_item': 'inventory_count_items',
+    'idx_inventory_count_items_count': 'inventory_count_items',
+    'idx_processed_invoices_item_date': 'processed_invoices',
+    'idx_ai_forecasts_entity': 'ai_forecasts',
+}
+
+
+def missing_schema(path):
+    """Names of the service's tables and indexes that `path` lacks ([] for a service database)."""
+    try:
+        conn = _open_ro(path)
+        try:
+            found = dict(((row[0], row[1]), row[2]) for row in conn.execute(
+                "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"))
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise SqliteError('cannot read the schema of %s: %s' % (path, exc))
+    missing = ['table %s' % name for name in SERVICE_TABLES if ('table', name) not in found]
+    missing.extend('index %s on %s' % (name, table) for name, table in sorted(SERVICE_INDEXES.items())
+                   if found.get(('index', name)) != table)
+    return missing

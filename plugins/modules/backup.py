@@ -266,6 +266,11 @@ backup:
         service_version:
           description: Version of the service recorded at backup time.
           type: str
+        deployment_id:
+          description:
+            - Identity of the deployment whose data this is (C(.deployment-id) next to the database); restore
+              refuses an archive of another deployment unless told otherwise.
+          type: str
         compression:
           description: V(zstd) or V(gzip).
           type: str

@@ -215,3 +215,25 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
     assert not os.path.exists(drill_home)
     assert dep.health().status_code == 200
+
+
+def test_the_schema_restore_requires_is_the_reference_services(tmp_path):
+    """_sqlite's list of required tables and indexes is exactly what the service creates (db.py SCHEMA)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "reference_service_db", os.path.join(pb.ROOT, "reference", "inventory_service", "db.py"))
+    service_db = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(service_db)
+    path = str(tmp_path / "fresh.db")
+    service_db.init_db(path)
+    assert _sqlite.missing_schema(path) == []
+    conn = sqlite3.connect(path)
+    tables = set(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    indexes = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"))
+    conn.close()
+    assert tables == set(_sqlite.SERVICE_TABLES)
+    assert indexes == _sqlite.SERVICE_INDEXES
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX idx_item_master_code")
+    conn.close()
+    assert _sqlite.missing_schema(path) == ["index idx_item_master_code on item_master"]

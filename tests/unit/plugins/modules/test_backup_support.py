@@ -17,6 +17,7 @@ import os
 import sqlite3
 import tarfile
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 
@@ -56,6 +57,19 @@ def make_home(root, rows=20):
     conn.close()
     write_rows(db, os.path.join(home, 'data', 'transaction_log.jsonl'), rows)
     return home
+
+
+def add_service_schema(db):
+    """The service's tables and indexes (names from _sqlite, columns minimal), as every real service database
+    has them; the test homes' own items/lines tables carry the data."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        for table in _sqlite.SERVICE_TABLES:
+            conn.execute('CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY, k TEXT)' % table)
+        for index, table in _sqlite.SERVICE_INDEXES.items():
+            conn.execute('CREATE INDEX IF NOT EXISTS %s ON %s(k)' % (index, table))
+    finally:
+        conn.close()
 
 
 def db_path(home):

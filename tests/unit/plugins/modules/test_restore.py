@@ -13,22 +13,26 @@ Run: cd /work/main && PYTHONPATH=build/collections .venv/bin/python -m pytest te
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import io
 import json
 import os
 import sqlite3
 import tarfile
+import time
 
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
 from ansible_collections.inventory_enterprise.ops.plugins.modules import restore
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
-    db_path, evil_member, live_hashes, make_home, read_members, run, sha256, txlog_path, write_rows, write_tar_gz)
+    add_service_schema, db_path, evil_member, live_hashes, make_home, read_members, run, sha256, txlog_path, write_rows, write_tar_gz)
 
 
 @pytest.fixture
 def home(tmp_path):
-    return make_home(tmp_path)
+    home = make_home(tmp_path)
+    add_service_schema(db_path(home))
+    return home
 
 
 def take_backup(home, compression='zstd', **kwargs):
@@ -315,3 +319,294 @@ def test_restored_files_keep_the_owner_and_mode_of_the_files_they_replace(home, 
         assert (st.st_uid, st.st_gid) == (service_uid, service_gid), path
     assert os.stat(db_path(home)).st_mode & 0o777 == 0o640
     assert item_ids(home) == set(range(1, 21))
+
+
+# --- identity, schema, bombs, live service, leftovers, errors (issue 10) ---------------------------------------
+
+def other_home(tmp_path, name='other'):
+    """A second deployment of the same service (its own data, its own deployment id)."""
+    root = tmp_path / name
+    root.mkdir()
+    home = make_home(root)
+    add_service_schema(db_path(home))
+    return home
+
+
+def test_archive_of_a_foreign_database_is_refused_although_its_manifest_is_consistent(home, tmp_path, capsys):
+    """The collection's own writer, run on a database that is not the service's: every SHA-256, size and row
+    count matches, yet it is not a backup of this service."""
+    os.makedirs(str(tmp_path / 'foreign_root'))
+    foreign = make_home(tmp_path / 'foreign_root')  # items and lines only: not the service's schema
+    created = _archive.create_backup(_archive.service_paths(foreign), str(tmp_path), compression='gzip')
+    assert _archive.verify_archive(created['path'], str(tmp_path))['ok']  # self-consistent
+    take_backup(home)  # this deployment's id exists, and matches nothing foreign
+    before = live_hashes(home)
+    failed, result = run(restore, dict(service_home=home, src=created['path'], allow_cross_deployment=True), capsys)
+    assert failed, result
+    assert 'not an Inventory Enterprise database' in result['msg'] and 'table item_master' in result['msg']
+    assert 'No live file was changed' in result['msg'] and result['changed'] is False
+    assert live_hashes(home) == before
+
+
+def test_archive_of_another_deployment_is_refused_unless_allowed(home, tmp_path, capsys):
+    take_backup(home)
+    mine = _archive.read_deployment_id(db_path(home))
+    other = other_home(tmp_path)
+    theirs = take_backup(other)
+    assert _archive.read_deployment_id(db_path(other)) != mine
+    write_rows(db_path(home), txlog_path(home), 2, start=21)
+    before = live_hashes(home)
+    failed, result = run(restore, dict(service_home=home, src=theirs['path']), capsys)
+    assert failed, result
+    assert 'another deployment' in result['msg'] and 'allow_cross_deployment' in result['msg']
+    assert live_hashes(home) == before
+    assert [n for n in os.listdir(os.path.join(home, 'data')) if n.startswith('.restore-')] == []
+
+    failed, result = run(restore, dict(service_home=home, src=theirs['path'], allow_cross_deployment=True), capsys)
+    assert not failed, result
+    assert result['identity'] == dict(archive=theirs['manifest']['deployment_id'], target=mine, match='different',
+                                      cross_deployment=True)
+    assert 'cross-deployment' in result['msg']
+    # The target keeps its own identity: a restore never rewrites it.
+    assert _archive.read_deployment_id(db_path(home)) == mine
+
+
+def test_same_deployment_and_targets_or_archives_without_an_id(home, tmp_path, capsys):
+    created = take_backup(home)
+    mine = _archive.read_deployment_id(db_path(home))
+    assert created['manifest']['deployment_id'] == mine
+    write_rows(db_path(home), txlog_path(home), 2, start=21)
+    failed, result = run(restore, dict(service_home=home, src=created['path']), capsys)
+    assert not failed, result
+    assert result['identity'] == dict(archive=mine, target=mine, match='same', cross_deployment=False)
+
+    # A target without an id was never backed up: an archive with an id cannot be its own.
+    fresh = other_home(tmp_path, 'fresh')
+    failed, result = run(restore, dict(service_home=fresh, src=created['path']), capsys)
+    assert failed and 'has no deployment id' in result['msg'], result
+    failed, result = run(restore, dict(service_home=fresh, src=created['path'], allow_cross_deployment=True), capsys)
+    assert not failed and result['identity']['match'] == 'no_target_id' and result['identity']['cross_deployment']
+    assert _archive.read_deployment_id(db_path(fresh)) is None
+
+    # An archive made before deployment ids still restores, and the result says it was not matched.
+    def legacy(top, members):
+        out = []
+        for info, data in members:
+            if info.name.endswith('/manifest.json'):
+                manifest = json.loads(data)
+                del manifest['deployment_id']
+                data = json.dumps(manifest).encode()
+                info.size = len(data)
+            out.append((info, data))
+        return out
+    path = _craft(home, tmp_path, legacy)
+    failed, result = run(restore, dict(service_home=home, src=path), capsys)
+    assert not failed, result
+    assert result['identity'] == dict(archive=None, target=mine, match='no_archive_id', cross_deployment=False)
+    assert 'predates deployment ids' in result['msg']
+
+
+def test_deployment_id_is_written_once_atomically(home):
+    assert _archive.read_deployment_id(db_path(home)) is None
+    first, created = _archive.ensure_deployment_id(db_path(home))
+    assert created and _archive.DEPLOYMENT_ID_RE.match(first)
+    assert _archive.ensure_deployment_id(db_path(home)) == (first, False)
+    assert [n for n in os.listdir(os.path.join(home, 'data')) if '.tmp-' in n] == []
+    with open(_archive.deployment_id_path(db_path(home)), 'w') as handle:
+        handle.write('not an id\n')
+    with pytest.raises(_archive.BackupError, match='does not hold a deployment id'):
+        _archive.read_deployment_id(db_path(home))
+
+
+class ZeroReader(object):
+    def __init__(self, size):
+        self.left = size
+
+    def read(self, size=-1):
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        self.left -= size
+        return bytes(size)
+
+
+BOMB_SIZE = 1536 * 1024 * 1024
+
+
+def write_bomb(home, tmp_path):
+    """A real archive of `home` whose database.db member declares 1.5 GiB of zeros, the manifest left as it
+    was (zstd: about 56 KB)."""
+    import zstandard
+    created = take_backup(home)
+    members = read_members(created['path'])
+    path = str(tmp_path / created['name'])
+    os.unlink(created['path'])
+    with open(path, 'wb') as raw:
+        with zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False) as compressor:
+            with tarfile.open(fileobj=compressor, mode='w|', format=tarfile.PAX_FORMAT) as tar:
+                for info, data in members:
+                    if info.name.endswith('/database.db'):
+                        info.size = BOMB_SIZE
+                        tar.addfile(info, ZeroReader(BOMB_SIZE))
+                    else:
+                        tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def test_decompression_bomb_is_refused_before_anything_is_written(home, tmp_path, capsys, monkeypatch):
+    path = write_bomb(home, tmp_path)
+    assert os.path.getsize(path) < 100 * 1024
+    written = []
+    real_write = _archive._safe_write  # pylint: disable=protected-access
+
+    def recording_write(scratch, relpath, fileobj, size, durable=True):
+        written.append((relpath, size))
+        return real_write(scratch, relpath, fileobj, size, durable)
+
+    monkeypatch.setattr(_archive, '_safe_write', recording_write)
+    before = live_hashes(home)
+    started = time.monotonic()
+    failed, result = run(restore, dict(service_home=home, src=path), capsys)
+    elapsed = time.monotonic() - started
+    assert failed, result
+    assert 'database.db is %d bytes in the archive, the manifest says' % BOMB_SIZE in result['msg'], result['msg']
+    assert written == []
+    assert live_hashes(home) == before
+    assert [n for n in os.listdir(os.path.join(home, 'data')) if n.startswith('.restore-')] == []
+    # The backup side's verification refuses it the same way.
+    started_verify = time.monotonic()
+    with pytest.raises(_archive.ArchiveRejected, match='the manifest says'):
+        _archive.verify_archive(path, str(tmp_path))
+    print('bomb of %d bytes refused by restore in %.2f s, by verify_archive in %.2f s'
+          % (os.path.getsize(path), elapsed, time.monotonic() - started_verify))
+    assert written == []
+
+
+def test_members_that_do_not_fit_are_refused_before_extraction(home, tmp_path):
+    created = take_backup(home)
+    scratch = str(tmp_path / 'scratch')
+    os.mkdir(scratch)
+    free = os.statvfs(scratch).f_bavail * os.statvfs(scratch).f_frsize
+    with pytest.raises(_archive.BackupError, match='MiB free'):
+        _archive.check_space(scratch, free)
+    _archive.read_archive(created['path'], scratch, extract={'database.db'})  # fits
+
+
+HOLDER = '''
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1])
+conn.execute('SELECT count(*) FROM items').fetchone()
+print('ready', flush=True)
+sys.stdin.read()
+'''
+
+
+def test_a_process_holding_the_database_open_is_refused_unless_allowed(home, capsys):
+    import subprocess
+    import sys
+    take_backup(home)
+    write_rows(db_path(home), txlog_path(home), 2, start=21)
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, db_path(home)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b'ready'
+        before = live_hashes(home)
+        failed, result = run(restore, dict(service_home=home), capsys)
+        assert failed, result
+        assert 'pid %d' % holder.pid in result['msg'] and 'stop the service first' in result['msg']
+        assert result['changed'] is False and live_hashes(home) == before
+        # Check mode (a playbook's "stop the service" stopped nothing) predicts, listing the holders.
+        failed, result = run(restore, dict(service_home=home), capsys, check_mode=True)
+        assert not failed and result['changed'] is True, result
+        assert [h['pid'] for h in result['holders']] == [holder.pid] and live_hashes(home) == before
+        failed, result = run(restore, dict(service_home=home, allow_open_database=True), capsys)
+        assert not failed, result
+        assert [h['pid'] for h in result['holders']] == [holder.pid]
+        assert item_ids(home) == set(range(1, 21))
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+
+def test_scratch_of_a_killed_restore_is_removed_by_the_next_run(home, capsys):
+    import subprocess
+    import sys
+    take_backup(home)
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    stale = os.path.join(home, 'data', '.restore-work-%d' % dead.pid)
+    os.mkdir(stale)
+    with open(os.path.join(stale, 'database.db'), 'wb') as handle:
+        handle.write(bytes(1024 * 1024))
+    mine = os.path.join(home, 'data', '.restore-work-%d' % os.getppid())  # a live process: kept
+    os.mkdir(mine)
+    failed, result = run(restore, dict(service_home=home), capsys)
+    assert not failed, result
+    assert not os.path.exists(stale) and result['leftovers_removed'] == [stale]
+    assert os.path.isdir(mine)
+    os.rmdir(mine)
+
+
+def test_nothing_to_change_reports_the_check_it_ran(home, capsys, monkeypatch):
+    created = take_backup(home)
+    failed, result = run(restore, dict(service_home=home, src=created['path']), capsys)
+    assert not failed and result['changed'] is True  # the snapshot's header differs from the live file's
+    checked = []
+    real = _sqlite.integrity_check
+
+    def recording(path, immutable=True, quick=False):
+        checked.append((path, quick))
+        return real(path, immutable, quick)
+
+    monkeypatch.setattr(_sqlite, 'integrity_check', recording)
+    for post_check in ('quick_check', 'integrity_check'):
+        failed, result = run(restore, dict(service_home=home, src=created['path'], post_check=post_check), capsys)
+        assert not failed and result['changed'] is False, result
+        assert result['integrity_check'] == 'ok' and result['post_check'] == post_check
+        assert 'PRAGMA %s of the live database: ok' % post_check in result['msg']
+        assert (db_path(home), post_check == 'quick_check') in checked
+
+
+def test_permission_denied_is_a_clear_failure(home, tmp_path, capsys):
+    """Run as an unprivileged user (euid nobody) against files it may read but not write."""
+    take_backup(home)
+    write_rows(db_path(home), txlog_path(home), 2, start=21)
+    for directory in [str(tmp_path)] + [os.path.join(root, d) for root, dirs, _f in os.walk(str(tmp_path))
+                                        for d in dirs]:
+        os.chmod(directory, 0o755)
+    for root, _dirs, files in os.walk(str(tmp_path)):
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    parent = os.path.dirname(str(tmp_path))
+    modes = []
+    while parent != '/':
+        modes.append((parent, os.stat(parent).st_mode & 0o777))
+        os.chmod(parent, modes[-1][1] | 0o055)
+        parent = os.path.dirname(parent)
+    before = live_hashes(home)
+    _archive.parse_name('inventory_backup_2025-01-07T02-00-00.tar.zst')  # imports _strptime while still root
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        failed, result = run(restore, dict(service_home=home), capsys)
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        for path, mode in modes:
+            os.chmod(path, mode)
+    assert failed, result
+    assert 'Permission denied' in result['msg'] and 'run the restore as root' in result['msg'], result['msg']
+    assert result['changed'] is False and result['rolled_back'] is False
+    assert live_hashes(home) == before
+
+
+def test_restore_over_a_corrupt_live_database(home, capsys):
+    """The guide's "Database corruption -> Restore": garbage where the database was, and a garbage -wal."""
+    take_backup(home)
+    with open(db_path(home), 'r+b') as handle:
+        handle.write(b'\xff' * 8192)
+    with open(db_path(home) + '-wal', 'wb') as handle:
+        handle.write(b'garbage wal' * 100)
+    assert _sqlite.integrity_check(db_path(home))[0].startswith('cannot check')
+    failed, result = run(restore, dict(service_home=home), capsys)
+    assert not failed, result
+    assert result['integrity_check'] == 'ok' and item_ids(home) == set(range(1, 21))
+    assert any(n.endswith('enterprise_inventory.db-wal') for n in os.listdir(result['safety_copy']))

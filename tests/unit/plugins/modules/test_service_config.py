@@ -18,7 +18,7 @@ import pytest
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup, restore
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
-    db_path, live_hashes, make_home, tree_hashes, txlog_path, write_rows)
+    add_service_schema, db_path, live_hashes, make_home, tree_hashes, txlog_path, write_rows)
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 SECRET = 'unit-test-secret-0123456789'
@@ -26,7 +26,9 @@ SECRET = 'unit-test-secret-0123456789'
 
 @pytest.fixture
 def home(tmp_path):
-    return make_home(tmp_path)
+    home = make_home(tmp_path)
+    add_service_schema(db_path(home))
+    return home
 
 
 def backups_in(home):
