@@ -15,6 +15,8 @@ DOCS = sorted(["README.md", "tests/README.md"]
 # Top-level directories of the checkout: a backticked path starting with one of them must exist.
 CHECKED_DIRS = ("bench/", "changelogs/", "docs/", "extensions/", "playbooks/", "plugins/", "reference/",
                 "requirements/", "roles/", "tests/", ".ci/")
+# Named in the docs precisely because they do not exist (tests/README.md says where those tests live).
+ABSENT_ON_PURPOSE = {"tests/integration/targets/"}
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")
 FQCN = re.compile(r"inventory_enterprise\.ops\.([a-z_][a-z0-9_.]*[a-z0-9_])")
@@ -85,7 +87,7 @@ def test_mentioned_paths_exist(doc):
     assert os.path.exists(os.path.join(ROOT, doc)), "%s is missing" % doc
     for code in CODE.findall(prose(read(doc))):
         path = code.split()[0] if code.split() else ""
-        if not path.startswith(CHECKED_DIRS) or re.search(r"[<>*{}$]", path):
+        if not path.startswith(CHECKED_DIRS) or re.search(r"[<>*{}$]", path) or path in ABSENT_ON_PURPOSE:
             continue
         assert os.path.exists(os.path.join(ROOT, path.rstrip(",.:;"))), "%s mentions a missing path: %s" % (doc, code)
 
