@@ -31,7 +31,7 @@ AnsibleYamlLoader.add_constructor("!vault", lambda loader, node: loader.construc
 
 
 def read(relpath):
-    with open(os.path.join(ROOT, relpath)) as handle:
+    with open(os.path.join(ROOT, relpath), encoding="utf-8") as handle:
         return handle.read()
 
 
@@ -39,13 +39,40 @@ def load(relpath):
     path = os.path.join(ROOT, relpath)
     if not os.path.exists(path):
         return {}
-    with open(path) as handle:
+    with open(path, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=AnsibleYamlLoader) or {}
 
 
+def split_fences(text):
+    """(prose, [(language, block text)]): the text outside fenced blocks, and each fenced block."""
+    outside, blocks, current = [], [], None
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            if current is None:
+                current = (line[3:].strip(), [])
+            else:
+                blocks.append((current[0], "\n".join(current[1])))
+                current = None
+        elif current is None:
+            outside.append(line)
+        else:
+            current[1].append(line)
+    return "\n".join(outside), blocks
+
+
 def prose(text):
-    """The text outside fenced blocks (diagrams and examples are checked elsewhere or not at all)."""
-    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return split_fences(text)[0]
+
+
+def mentioned_paths(text):
+    """Repository paths in backticks in the prose, and every path-like word of shell and plain blocks."""
+    text_outside, blocks = split_fences(text)
+    words = [code.split()[0] for code in CODE.findall(text_outside) if code.split()]
+    for language, block in blocks:
+        if language in ("", "sh", "bash", "console"):
+            words += re.findall(r"(?<![\w./-])[\w./-]+", block)
+    return [word for word in words if word.startswith(CHECKED_DIRS) and not re.search(r"[<>*{}$]", word)
+            and word not in ABSENT_ON_PURPOSE]
 
 
 def collection_names():
@@ -85,11 +112,8 @@ def test_relative_links_resolve_inside_the_repository(doc):
 @pytest.mark.parametrize("doc", DOCS)
 def test_mentioned_paths_exist(doc):
     assert os.path.exists(os.path.join(ROOT, doc)), "%s is missing" % doc
-    for code in CODE.findall(prose(read(doc))):
-        path = code.split()[0] if code.split() else ""
-        if not path.startswith(CHECKED_DIRS) or re.search(r"[<>*{}$]", path) or path in ABSENT_ON_PURPOSE:
-            continue
-        assert os.path.exists(os.path.join(ROOT, path.rstrip(",.:;"))), "%s mentions a missing path: %s" % (doc, code)
+    for path in mentioned_paths(read(doc)):
+        assert os.path.exists(os.path.join(ROOT, path.rstrip(",.:;"))), "%s mentions a missing path: %s" % (doc, path)
 
 
 @pytest.mark.parametrize("doc", DOCS)
