@@ -282,6 +282,14 @@ def service_paths(service_home, env_file=None, read_env=True, **explicit):
     return paths
 
 
+def service_paths_from_params(params, backup_dir=None, read_env=True):
+    """service_paths() for a module whose options include service_paths_argument_spec()."""
+    return service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
+                         database_path=params['database_path'],
+                         transaction_log_path=params['transaction_log_path'],
+                         config_dir=params['config_dir'], models_dir=params['models_dir'], backup_dir=backup_dir)
+
+
 def service_version(service_home):
     """Version of the deployed service: package.json (Node.js) or the reference wheel's dist-info."""
     try:

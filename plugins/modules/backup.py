@@ -672,11 +672,7 @@ def run_module(module):
         # control node that calls the API has no service home at all.
         read_env = os.path.isdir(params['service_home'])
     try:
-        paths = _archive.service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
-                                       database_path=params['database_path'],
-                                       transaction_log_path=params['transaction_log_path'],
-                                       config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                       backup_dir=params['dest'])
+        paths = _archive.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
     except _envfile.EnvFileError as exc:
         module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
                          % exc, **result)

@@ -781,12 +781,9 @@ def run_module(module):
         paths = None
     else:
         try:
-            paths = _archive.service_paths(params['service_home'], env_file=params['env_file'],
-                                           read_env=not (params['state'] == 'rolled_back' and params['safety_dir']),
-                                           database_path=params['database_path'],
-                                           transaction_log_path=params['transaction_log_path'],
-                                           config_dir=params['config_dir'], models_dir=params['models_dir'],
-                                           backup_dir=params['backup_dir'])
+            paths = _archive.service_paths_from_params(
+                params, backup_dir=params['backup_dir'],
+                read_env=not (params['state'] == 'rolled_back' and params['safety_dir']))
         except _envfile.EnvFileError as exc:
             module.fail_json(msg="cannot read the service's configuration: %s. Nothing was restored or changed."
                              % exc, changed=False, restored=[], rolled_back=False)
