@@ -1,5 +1,5 @@
-"""VACUUM of a 1 GiB SQLite database (WAL mode, like the service's) with 30% free pages: db_maintenance
-(tasks=[vacuum], run as a module process with its argument file) against the `sqlite3` command-line tool doing
+"""VACUUM of a 1 GiB SQLite database (WAL mode, like the service's) with 30% free pages: sqlite_maintenance
+(operations=[vacuum], run as a module process with its argument file) against the `sqlite3` command-line tool doing
 `VACUUM;`, in the same run. Every run starts from a fresh copy of the same fragmented file; a third variant
 times the copy alone, so the setup cost both variants carry is visible.
 
@@ -21,7 +21,7 @@ WORKDIR = os.path.join(ROOT, "build", "bench", "vacuum")
 TEMPLATE = os.path.join(WORKDIR, "template.db")
 WORK = os.path.join(WORKDIR, "work.db")
 ARGS = os.path.join(WORKDIR, "args.json")
-MODULE = os.path.join(ROOT, "plugins", "modules", "db_maintenance.py")
+MODULE = os.path.join(ROOT, "plugins", "modules", "sqlite_maintenance.py")
 TARGET_BYTES = 1 << 30
 ROW_BYTES = 1000
 
@@ -69,7 +69,7 @@ def run(variant):
         return
     if variant == "ours":
         with open(ARGS, "w") as handle:
-            json.dump({"ANSIBLE_MODULE_ARGS": {"path": WORK, "tasks": ["vacuum"]}}, handle)
+            json.dump({"ANSIBLE_MODULE_ARGS": {"path": WORK, "operations": ["vacuum"]}}, handle)
         env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "build", "collections"))
         proc = subprocess.run([sys.executable, MODULE, ARGS], env=env, capture_output=True, text=True, check=False)
         result = json.loads(proc.stdout)
@@ -86,7 +86,7 @@ def main(repeats=3):
     try:
         return compare(
             "VACUUM of a 1 GiB SQLite database with 30% free pages",
-            {"db_maintenance vacuum": [python, me, "run", "ours"],
+            {"sqlite_maintenance vacuum": [python, me, "run", "ours"],
              "sqlite3 CLI VACUUM": [python, me, "run", "cli"],
              "fresh copy only (setup in both)": [python, me, "run", "copy"]},
             repeats=repeats, baseline="sqlite3 CLI VACUUM",

@@ -71,7 +71,7 @@ def busy_message(action, path, busy_timeout_ms, attempts, exc):
 
 
 # What to do about an error, by SQLite's primary result code (sqlite3.Error.sqlite_errorcode & 0xff).
-CORRUPT_HINT = ('the file is damaged: confirm with db_maintenance tasks=[integrity_check], then restore the last good '
+CORRUPT_HINT = ('the file is damaged: confirm with sqlite_info gather=[integrity_check], then restore the last good '
                 'backup (guide: Restore from Backup)')
 ACCESS_HINT = ('this user cannot write the file or its directory (SQLite creates -journal, -wal and -shm files next '
                'to it): check owner and mode of both, an immutable attribute (lsattr) or a read-only mount, and run '
@@ -106,7 +106,7 @@ def error_message(action, path, exc):
         elif 'readonly' in lowered or 'unable to open' in lowered:
             hint = ACCESS_HINT
         else:
-            hint = 'check the database with db_maintenance tasks=[integrity_check] and the SQLite error above'
+            hint = 'check the database with sqlite_info gather=[integrity_check] and the SQLite error above'
     return '%s of %s failed: %s%s; %s' % (action, path, text, ' (%s)' % name if name else '', hint)
 
 

@@ -159,7 +159,12 @@ def test_weekly_vacuums_under_write_load_keeps_every_row_then_changes_nothing(du
     vacuum = sqlite_result["report"]["vacuum"]
     assert vacuum["ran"] is True and vacuum["bytes_reclaimed"] > 0, sqlite_result["messages"]
     assert sqlite_result["report"]["quick_check"]["ok"] is True
-    assert run.task_results("Maintain the PostgreSQL database")["db1"]["report"]["vacuum"]["changed"] is True
+    # sqlite_maintenance and postgresql_maintenance say which statements they executed.
+    assert sqlite_result["executed_queries"][0] == "VACUUM" and sqlite_result["executed_queries"][-1] == "ANALYZE"
+    pg_result = run.task_results("Maintain the PostgreSQL database")["db1"]
+    assert pg_result["report"]["vacuum"]["changed"] is True
+    assert pg_result["executed_queries"] and all(q.startswith("VACUUM (ANALYZE) ") for q in pg_result["executed_queries"])
+    assert run.task_results("Read the PostgreSQL connection summary")["db1"]["report"]["activity"]["max_connections"] > 0
     assert len(written) >= 3
     # Every row from before is still there, and every write the service acknowledged meanwhile.
     after = lite(dual, "SELECT id, count_id, item_code, quantity FROM inventory_count_items ORDER BY id")
@@ -173,7 +178,7 @@ def test_weekly_vacuums_under_write_load_keeps_every_row_then_changes_nothing(du
     # Writes that landed after the first run's ANALYZE make its statistics stale: at most that is redone.
     settle = dual.play("playbooks/weekly.yml", extra_vars={"database_parity_enabled": False})
     assert settle.rc == 0, settle
-    assert settle.task_results("Optimise the SQLite database")[dual.host]["changed_tasks"] in ([], ["analyze"])
+    assert settle.task_results("Optimise the SQLite database")[dual.host]["changed_operations"] in ([], ["analyze"])
     again = dual.play("playbooks/weekly.yml", extra_vars={"database_parity_enabled": False})
     assert again.rc == 0, again
     assert again.changed() == 0, [again.task_results("Optimise the SQLite database")[dual.host]["messages"],
@@ -281,6 +286,8 @@ def test_monthly_reports_sizes_row_counts_and_bloat(dual):
     pg_result = run.task_results("Collect the PostgreSQL statistics")["db1"]["report"]
     assert {t["name"] for t in pg_result["stats"]["tables"]} >= {"inventory_count_items", "processed_invoices"}
     assert {t["name"] for t in pg_result["bloat"]["tables"]} >= {"item_master"}
+    reindex = run.task_results("Rebuild the PostgreSQL indexes")["db1"]
+    assert reindex["report"]["reindex"]["tables"] and len(reindex["executed_queries"]) >= len(reindex["report"]["reindex"]["tables"])
     lines = next(iter(run.task_results("Report the database statistics").values()))["msg"]
     assert any("rows inventory_count_items" in line for line in lines)
 
@@ -309,6 +316,7 @@ def test_database_locked_runbook_reports_holders_enables_wal_and_stops_only_when
         stopped = run.task_results("Stop the processes holding the database")[dual.host]["report"]["holders"]
         assert stopped["stopped"] == [{"pid": holder.pid, "outcome": "terminated"}]
         assert holder.wait(timeout=10) is not None
+        assert run.task_results("Find the processes holding the database")[dual.host]["changed"] is False
         assert run.task_results("Switch the database to WAL mode")[dual.host]["changed"] is False
     finally:
         if holder.poll() is None:
