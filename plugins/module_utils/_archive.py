@@ -61,6 +61,8 @@ TOP_RE = re.compile(r'^inventory_backup_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})$')
 NAME_RE = re.compile(r'^(inventory_backup_\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})\.tar\.(zst|gz)$')
 PARTIAL_RE = re.compile(r'^\.inventory_backup_.*\.(partial|work|verify)-(\d+)$')
 EXTENSIONS = {'zstd': 'zst', 'gzip': 'gz'}
+# Off-site copies encrypted with age (module_utils/_encryption.py): <archive name>.age.
+ENCRYPTED_SUFFIX = '.age'
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 GZIP_MAGIC = b'\x1f\x8b'
 
@@ -736,19 +738,24 @@ def verify_archive(path, scratch_parent):
 # ---------------------------------------------------------------------------------------------------------
 # Listing, verified markers, retention
 
-def list_backups(directory):
-    """Finished archives in `directory`, newest first by the time in their name."""
+def list_backups(directory, encrypted=False):
+    """Finished archives in `directory`, newest first by the time in their name.
+
+    With `encrypted`, age-encrypted copies (``<archive name>.age``, found off-site) are listed too, marked
+    ``encrypted``; they can only be checked against their SHA-256, never opened, where no key is.
+    """
     found = []
     try:
         names = os.listdir(directory)
     except OSError:
         return found
     for name in names:
-        parsed = parse_name(name)
+        plain = name[:-len(ENCRYPTED_SUFFIX)] if encrypted and name.endswith(ENCRYPTED_SUFFIX) else name
+        parsed = parse_name(plain)
         full = os.path.join(directory, name)
         if parsed and os.path.isfile(full) and not os.path.islink(full):
             found.append(dict(name=name, path=full, top=parsed[0], timestamp=parsed[1], compression=parsed[2],
-                              size=os.path.getsize(full)))
+                              size=os.path.getsize(full), encrypted=plain != name))
     found.sort(key=lambda b: (b['timestamp'], b['name']), reverse=True)
     return found
 

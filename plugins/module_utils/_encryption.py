@@ -34,7 +34,8 @@ except ImportError:
     PYRAGE_IMP_ERR = traceback.format_exc()
     HAS_PYRAGE = False
 
-SUFFIX = '.age'
+SUFFIX = _archive.ENCRYPTED_SUFFIX
+CHECKSUM_SUFFIX = '.sha256'
 MAGIC = b'age-encryption.org/v1\n'
 CHUNK = 1024 * 1024
 
@@ -219,3 +220,29 @@ def decrypt_file(src, dest, identities):
             raise
         except (pyrage.DecryptError, OSError, IOError) as exc:
             raise EncryptionError(_decrypt_error(exc, src) or _io_failure(exc, dest))
+
+
+def checksum_path(copy):
+    """The ``sha256sum`` file written next to an off-site copy once its transfer was checked."""
+    return copy + CHECKSUM_SUFFIX
+
+
+def check_copy(copy):
+    """Where no key is (the backup server): an encrypted copy is good when it is an age file and its SHA-256
+    is the one recorded when its transfer was checked. Returns (sha256, None) or (None, reason)."""
+    try:
+        with open(checksum_path(copy)) as handle:
+            recorded = handle.read(200).split()
+    except (IOError, OSError) as exc:
+        return None, 'no checksum file %s (%s): its transfer was never confirmed' % (checksum_path(copy),
+                                                                                     exc.strerror or exc)
+    try:
+        if not is_age_file(copy):
+            return None, 'not an age-encrypted file'
+        actual = file_sha256(copy)
+    except (IOError, OSError) as exc:
+        return None, 'cannot read it: %s' % (exc.strerror or exc)
+    if not recorded or recorded[0] != actual:
+        return None, 'SHA-256 %s differs from the recorded %s: damaged since its transfer' % (
+            actual, recorded[0] if recorded else 'nothing')
+    return actual, None

@@ -124,6 +124,9 @@ options:
     description:
       - Remove archives older than this many days before the newest verified backup.
       - Unset keeps everything. The guide keeps 30 days locally and 90 days off-site.
+      - With O(state=pruned), age-encrypted off-site copies C(<archive>.age) count too. Where no key is, such a
+        copy is good when its SHA-256 equals the one recorded next to it in C(<archive>.age.sha256) when its
+        transfer was checked; that file goes with the copy.
       - Required with O(state=pruned).
     type: int
   scratch_dir:
@@ -271,7 +274,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, api_argument_spec
 
 
@@ -307,6 +310,11 @@ def is_verified_factory(module, scratch, reports):
     def is_verified(backup):
         if _archive.read_marker(backup['path']):
             return None
+        if backup.get('encrypted'):
+            sha256, reason = _encryption.check_copy(backup['path'])
+            if sha256 and not module.check_mode:
+                _archive.write_marker(backup['path'], dict(archive_sha256=sha256))
+            return reason
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
         except _archive.BackupError as exc:
@@ -318,8 +326,8 @@ def is_verified_factory(module, scratch, reports):
     return is_verified
 
 
-def apply_retention(module, dest, days, scratch, extra_newest=None):
-    backups = _archive.list_backups(dest)
+def apply_retention(module, dest, days, scratch, extra_newest=None, encrypted=False):
+    backups = _archive.list_backups(dest, encrypted=encrypted)
     if extra_newest:
         backups.insert(0, extra_newest)
     reports = {}
@@ -337,6 +345,7 @@ def apply_retention(module, dest, days, scratch, extra_newest=None):
             try:
                 os.unlink(backup['path'])
                 _archive.remove_path(_archive.marker_path(backup['path']))
+                _archive.remove_path(_encryption.checksum_path(backup['path']))
             except OSError as exc:
                 module.fail_json(msg='retention: cannot remove %s: %s; check permissions on %s'
                                  % (backup['path'], exc, dest), pruned=removed)
@@ -448,7 +457,8 @@ def run_module(module):
         if not os.path.isdir(dest):
             module.fail_json(msg='backup directory %s does not exist' % dest, **result)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch)
+        # Off-site, the copies may be encrypted (<archive>.age): they count too, checked by their SHA-256.
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, encrypted=True)
         result.update(retention)
         result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
         for warning in warnings:

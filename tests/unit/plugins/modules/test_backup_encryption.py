@@ -15,6 +15,7 @@ Run: cd /work/main && PYTHONPATH=build/collections .venv/bin/python -m pytest te
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import gzip
 import os
 import stat
@@ -227,3 +228,43 @@ def test_memory_stays_flat_for_a_large_file(key, tmp_path):
                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert int(grown.stdout) < 32, 'peak RSS grew by %s MiB for a 192 MiB file' % grown.stdout
     assert sha256(big) == sha256(big + '.out')
+
+
+def encrypted_copy(directory, home, days_ago, key, checksum=True):
+    """An off-site copy as the role leaves it: <archive>.age and its sha256sum file, no plaintext."""
+    paths = _archive.service_paths(home)
+    created = _archive.create_backup(paths, str(directory), now=_archive.utc_now() - datetime.timedelta(days=days_ago))
+    copy = created['path'] + '.age'
+    pyrage.encrypt_file(created['path'], copy, [key.to_public()])
+    os.unlink(created['path'])
+    if checksum:
+        with open(copy + '.sha256', 'w') as handle:
+            handle.write('%s  %s\n' % (sha256(copy), os.path.basename(copy)))
+    return copy
+
+
+def test_offsite_retention_counts_encrypted_copies(tmp_path, key, capsys):
+    from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
+    home = make_home(tmp_path)
+    offsite = tmp_path / 'offsite'
+    offsite.mkdir()
+    damaged = encrypted_copy(offsite, home, 1, key)
+    anchor = encrypted_copy(offsite, home, 2, key)
+    kept = encrypted_copy(offsite, home, 60, key)
+    old = encrypted_copy(offsite, home, 100, key)
+    unconfirmed = encrypted_copy(offsite, home, 120, key, checksum=False)
+    flip_byte(damaged, os.path.getsize(damaged) // 2)
+    # Local listings (restore, health_check, verify) never see encrypted copies.
+    assert _archive.list_backups(str(offsite)) == []
+    args = dict(state='pruned', dest=str(offsite), retention_days=90)
+    failed, result = run_module(backup, args, capsys, check_mode=True)
+    assert not failed and result['changed'], result
+    assert os.path.exists(old) and not os.path.isdir(str(offsite / '.verified'))
+    failed, result = run_module(backup, args, capsys)
+    assert not failed, result
+    assert result['kept_anchor'] == os.path.basename(anchor)
+    assert sorted(result['pruned']) == sorted([os.path.basename(old), os.path.basename(unconfirmed)])
+    assert [r['name'] for r in result['rejected']] == [os.path.basename(damaged)]
+    assert 'differs from the recorded' in result['rejected'][0]['reason']
+    left = sorted(n for n in os.listdir(str(offsite)) if not n.startswith('.'))
+    assert left == sorted(os.path.basename(p) + s for p in (damaged, anchor, kept) for s in ('', '.sha256'))
