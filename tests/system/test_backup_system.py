@@ -237,11 +237,13 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     assert not [n for n in os.listdir(os.path.dirname(created["path"])) if n.endswith(".age")]
     assert key not in run.stdout
 
-    # Nothing new to send: the copy stays as it is.
-    again = pb.run_playbook(role_playbook(tmp_path, backup_create=False, backup_offsite_enabled=True,
-                                          backup_prune=False, backup_offsite_staging_dir=staging), inventory)
-    assert again.rc == 0, again.failed_tasks()
-    assert again.changed() == 0, again.changed_tasks()
+    # Nothing new to send: the copy stays as it is; check mode predicts the same.
+    offsite_only = role_playbook(tmp_path, backup_create=False, backup_offsite_enabled=True, backup_prune=False,
+                                 backup_offsite_staging_dir=staging)
+    for check in (True, False):
+        again = pb.run_playbook(offsite_only, inventory, check=check)
+        assert again.rc == 0, again.failed_tasks()
+        assert again.changed() == 0, again.changed_tasks()
     assert hashlib.sha256(open(copy, "rb").read()).hexdigest() == digest
 
     def drill(**extra):
@@ -283,3 +285,17 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     assert "failed authentication" in tampered.stdout, tampered
     assert key not in tampered.stdout
     assert not os.path.exists(str(tmp_path / "drill"))
+
+    # The damaged copy no longer matches its record: check mode predicts sending it again and writes nothing;
+    # the next run replaces it.
+    before = sorted(os.listdir(offsite))
+    predicted = pb.run_playbook(offsite_only, inventory, check=True)
+    assert predicted.rc == 0, predicted.failed_tasks()
+    assert predicted.changed() >= 1
+    assert sorted(os.listdir(offsite)) == before
+    assert hashlib.sha256(open(copy, "rb").read()).hexdigest() != digest
+    resent = pb.run_playbook(offsite_only, inventory)
+    assert resent.rc == 0, resent.failed_tasks()
+    assert resent.changed() >= 1
+    assert open(copy + ".sha256").read().split()[0] == hashlib.sha256(open(copy, "rb").read()).hexdigest()
+    assert sorted(os.listdir(offsite)) == before
