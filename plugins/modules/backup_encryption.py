@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: backup_encryption
 short_description: Encrypt a backup archive for its off-site copy with age, or decrypt one
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Encrypts a file with L(age, https://age-encryption.org/v1) (X25519 keys, through the Python library
     C(pyrage)) before it leaves the host, or decrypts an encrypted copy, so the archives that hold C(.env) and
