@@ -51,6 +51,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _e
 # Naming, listing and verification records live in the light _backup_records (health_check reads them without
 # the archive code); they stay reachable as _archive.<name> for the backup and restore modules.
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_records import (  # pylint: disable=unused-import
+    ENCRYPTED_SUFFIX,
     MARKER_DIR,
     NAME_RE,
     PREFIX,

@@ -30,6 +30,8 @@ PREFIX = 'inventory_backup_'
 TS_FORMAT = '%Y-%m-%dT%H-%M-%S'
 NAME_RE = re.compile(r'^(inventory_backup_\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})\.tar\.(zst|gz)$')
 MARKER_DIR = '.verified'
+# Off-site copies encrypted with age (module_utils/_encryption.py): <archive name>.age.
+ENCRYPTED_SUFFIX = '.age'
 
 
 def utc_now():
@@ -50,19 +52,24 @@ def parse_name(filename):
     return top, stamp, 'zstd' if match.group(2) == 'zst' else 'gzip'
 
 
-def list_backups(directory):
-    """Finished archives in `directory`, newest first by the time in their name."""
+def list_backups(directory, encrypted=False):
+    """Finished archives in `directory`, newest first by the time in their name.
+
+    With `encrypted`, age-encrypted copies (``<archive name>.age``, found off-site) are listed too, marked
+    ``encrypted``; they can only be checked against their SHA-256, never opened, where no key is.
+    """
     found = []
     try:
         names = os.listdir(directory)
     except OSError:
         return found
     for name in names:
-        parsed = parse_name(name)
+        plain = name[:-len(ENCRYPTED_SUFFIX)] if encrypted and name.endswith(ENCRYPTED_SUFFIX) else name
+        parsed = parse_name(plain)
         full = os.path.join(directory, name)
         if parsed and os.path.isfile(full) and not os.path.islink(full):
             found.append(dict(name=name, path=full, top=parsed[0], timestamp=parsed[1], compression=parsed[2],
-                              size=os.path.getsize(full)))
+                              size=os.path.getsize(full), encrypted=plain != name))
     found.sort(key=lambda b: (b['timestamp'], b['name']), reverse=True)
     return found
 

@@ -140,6 +140,9 @@ options:
     description:
       - Remove archives older than this many days before the newest verified backup.
       - Unset keeps everything. The guide keeps 30 days locally and 90 days off-site.
+      - With O(state=pruned), age-encrypted off-site copies C(<archive>.age) count too. Where no key is, such a
+        copy is good when its SHA-256 equals the one recorded next to it in C(<archive>.age.sha256) when its
+        transfer was checked; that file goes with the copy.
       - Required with O(state=pruned).
     type: int
   scratch_dir:
@@ -407,7 +410,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _envfile
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption, _envfile
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiClient, ApiError, ApiJSONError, ApiTimeoutError, api_argument_spec)
 
@@ -446,6 +449,11 @@ def is_verified_factory(module, scratch, reports):
     def is_verified(backup):
         if _archive.read_marker(backup['path']):
             return None
+        if backup.get('encrypted'):
+            sha256, reason = _encryption.check_copy(backup['path'])
+            if sha256 and not module.check_mode:
+                _archive.write_marker(backup['path'], dict(archive_sha256=sha256))
+            return reason
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
         except _archive.BackupError as exc:
@@ -483,8 +491,8 @@ def cannot_verify(exc, path):
             'with enough space, or run as a user that can write there' % (path, exc))
 
 
-def apply_retention(module, dest, days, scratch, extra_newest=None, result=None):
-    backups = _archive.list_backups(dest)
+def apply_retention(module, dest, days, scratch, extra_newest=None, result=None, encrypted=False):
+    backups = _archive.list_backups(dest, encrypted=encrypted)
     if extra_newest:
         backups.insert(0, extra_newest)
     reports = {}
@@ -502,6 +510,7 @@ def apply_retention(module, dest, days, scratch, extra_newest=None, result=None)
             try:
                 os.unlink(backup['path'])
                 _archive.remove_path(_archive.marker_path(backup['path']))
+                _archive.remove_path(_encryption.checksum_path(backup['path']))
             except OSError as exc:
                 done = dict(result or {})
                 done.update(pruned=removed, changed=bool(removed or done.get('changed')))
@@ -719,7 +728,9 @@ def run_module(module):
         readable_dir(module, dest, result)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
         result['changed'] = bool(result['leftovers_removed'])
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
+        # Off-site, the copies may be encrypted (<archive>.age): they count too, checked by their SHA-256.
+        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result,
+                                              encrypted=True)
         result.update(retention)
         result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
         for warning in warnings:

@@ -1,6 +1,6 @@
 """Backup and disaster recovery across the lab's real SSH hosts: app1's backup goes to backup1 (its own
-private /srv), the monthly drill restores it into a scratch instance on standby1, and the failover brings
-standby1's own service up on app1's data."""
+private /srv) encrypted with age, the monthly drill decrypts and restores it into a scratch instance on
+standby1, and the failover brings standby1's own service up on app1's data."""
 import os
 import subprocess
 import sys
@@ -41,21 +41,25 @@ def test_backup_goes_offsite_the_drill_meets_rto_rpo_and_failover_serves_the_pri
                                     "vars": {"backup_offsite_enabled": True, "backup_prune": False,
                                              "backup_offsite_staging_dir": str(tmp_path / "staging")}}]}],
                        handle)
-    run = fleet.play(playbook)
+    from pyrage import x25519
+    # The age key from the vault in production; extra vars reach the backup role and the DR playbooks alike.
+    keys = {"backup_offsite_encryption_identity": str(x25519.Identity.generate())}
+    run = fleet.play(playbook, extra_vars=keys)
     assert run.rc == 0, run.failed_tasks()
     created = run.task_results("Write a backup archive")[app1]["backup"]
-    copy = "/srv/inventory-backups/%s/%s" % (app1, created["name"])
-    assert ssh("backup1", "sha256sum %s" % copy).split()[0] == created["archive_sha256"]
+    copy = "/srv/inventory-backups/%s/%s.age" % (app1, created["name"])
+    assert ssh("backup1", "sha256sum %s" % copy).split()[0] == ssh("backup1", "cat %s.sha256" % copy).split()[0]
+    assert ssh("backup1", "head -c 22 %s" % copy) == "age-encryption.org/v1\n"
     assert not os.path.exists(copy), "the off-site copy leaked out of backup1's private /srv"
 
-    drill = fleet.play("playbooks/dr_drill.yml")
+    drill = fleet.play("playbooks/dr_drill.yml", extra_vars=keys)
     assert drill.rc == 0, drill.failed_tasks()
     report = drill.task_results("Report the drill")["standby1"]["msg"]
     assert any(line.startswith("RTO ") and line.endswith("met") for line in report), report
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
     assert ssh("standby1", "test -e /tmp/inventory-dr-drill-instance && echo left || echo gone").strip() == "gone"
 
-    failover = fleet.play("playbooks/dr_failover.yml")
+    failover = fleet.play("playbooks/dr_failover.yml", extra_vars=keys)
     assert failover.rc == 0, failover.failed_tasks()
     assert requests.get(fleet.url("standby1") + "/health", timeout=10).json()["status"] == "ok"
     assert inventory_of(fleet, "standby1") == primary

@@ -22,7 +22,7 @@ from tests.support.servers import free_port
 sys.path.insert(0, os.path.join(pb.ROOT, "build", "collections"))
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite  # noqa: E402
 
-from tests.support.deployment import ADMIN_PASSWORD  # noqa: E402  pylint: disable=wrong-import-position
+from tests.support.deployment import ADMIN_PASSWORD, JWT_SECRET  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def write_playbook(tmp_path, name, plays):
@@ -188,33 +188,117 @@ def test_dr_restore_brings_back_the_backup(dep, tmp_path):
     conn.close()
 
 
+def readable(path):
+    """The bytes of `path`, decompressed when it is a zstd or gzip stream: what anyone holding the file can read."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if raw.startswith(_archive.ZSTD_MAGIC):
+        import zstandard
+        return raw + zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+    if raw.startswith(_archive.GZIP_MAGIC):
+        import gzip
+        return raw + gzip.decompress(raw)
+    return raw
+
+
+def files_under(*roots):
+    return [os.path.join(d, n) for root in roots for d, _dirs, names in os.walk(root) for n in names]
+
+
 def test_offsite_copy_and_dr_drill(dep, tmp_path):
+    """The off-site copy is encrypted on the app host: the JWT secret of its .env cannot be read from any file
+    on the backup server or in the controller's staging; the drill and the failover decrypt it on the standby;
+    a wrong key and a tampered copy are refused with a clear message, the key never printed."""
+    from pyrage import x25519
+    key = str(x25519.Identity.generate())
     offsite = str(tmp_path / "offsite" / "app1")
-    app_vars = dict(dep.vars, backup_offsite_dir=offsite)
+    staging = str(tmp_path / "staging")
+    app_vars = dict(dep.vars, backup_offsite_dir=offsite, backup_offsite_encryption_identity=key)
     inventory = pb.write_inventory(str(tmp_path / "multi.yml"), {
         "app_servers": {"app1": pb.local_host(**app_vars)},
         # The standby's own service is not touched by the drill: it only needs the service software.
         "standby": {"standby1": pb.local_host(**dict(dep.vars, service_home=dep.home))},
         "backup_servers": {"backup1": pb.local_host()},
     })
-    run = pb.run_playbook(role_playbook(tmp_path, backup_offsite_enabled=True, backup_prune=False,
-                                        backup_offsite_staging_dir=str(tmp_path / "staging")), inventory)
+    playbook = role_playbook(tmp_path, backup_offsite_enabled=True, backup_prune=False,
+                             backup_offsite_staging_dir=staging)
+    run = pb.run_playbook(playbook, inventory)
     assert run.rc == 0, run.failed_tasks()
-    copies = [n for n in os.listdir(offsite) if _archive.NAME_RE.match(n)]
-    assert len(copies) == 1
     created = list(run.task_results("Write a backup archive").values())[0]["backup"]
+    assert sorted(os.listdir(offsite)) == [".verified", created["name"] + ".age", created["name"] + ".age.sha256"]
+    copy = os.path.join(offsite, created["name"] + ".age")
     import hashlib
-    assert hashlib.sha256(open(os.path.join(offsite, copies[0]), "rb").read()).hexdigest() == created["archive_sha256"]
+    digest = hashlib.sha256(open(copy, "rb").read()).hexdigest()
+    assert open(copy + ".sha256").read() == "%s  %s\n" % (digest, os.path.basename(copy))
+    secret = JWT_SECRET.encode()
+    assert secret in readable(created["path"])  # the archive itself gives the secret away
+    for path in files_under(offsite, staging):
+        assert secret not in readable(path), path
+    assert not [n for n in os.listdir(os.path.dirname(created["path"])) if n.endswith(".age")]
+    assert key not in run.stdout
 
-    drill_home = str(tmp_path / "drill")
-    drill = pb.run_playbook("playbooks/dr_drill.yml", inventory, extra_vars={
-        "dr_drill_home": drill_home, "dr_drill_port": free_port(), "dr_staging_dir": str(tmp_path / "dstage")})
-    assert drill.rc == 0, drill.failed_tasks()
-    report = list(drill.task_results("Report the drill").values())[0]["msg"]
+    # Nothing new to send: the copy stays as it is; check mode predicts the same.
+    offsite_only = role_playbook(tmp_path, backup_create=False, backup_offsite_enabled=True, backup_prune=False,
+                                 backup_offsite_staging_dir=staging)
+    for check in (True, False):
+        again = pb.run_playbook(offsite_only, inventory, check=check)
+        assert again.rc == 0, again.failed_tasks()
+        assert again.changed() == 0, again.changed_tasks()
+    assert hashlib.sha256(open(copy, "rb").read()).hexdigest() == digest
+
+    def drill(**extra):
+        return pb.run_playbook("playbooks/dr_drill.yml", inventory, extra_vars=dict({
+            "dr_drill_home": str(tmp_path / "drill"), "dr_drill_port": free_port(),
+            "dr_staging_dir": str(tmp_path / "dstage")}, **extra))
+
+    result = drill()
+    assert result.rc == 0, result.failed_tasks()
+    report = list(result.task_results("Report the drill").values())[0]["msg"]
     assert any(line.startswith("RTO ") and line.endswith("met") for line in report), report
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
-    assert not os.path.exists(drill_home)
+    assert not os.path.exists(str(tmp_path / "drill"))
+    assert key not in result.stdout
     assert dep.health().status_code == 200
+
+    failover = pb.run_playbook("playbooks/dr_failover.yml", inventory,
+                               extra_vars={"dr_staging_dir": str(tmp_path / "fstage")})
+    assert failover.rc == 0, failover.failed_tasks()
+    assert key not in failover.stdout
+    assert dep.health().status_code == 200
+    standby_backups = os.path.join(dep.home, "backups")
+    assert created["name"] in os.listdir(standby_backups)
+    assert not [n for n in os.listdir(standby_backups) if n.endswith(".age")]
+
+    other = str(x25519.Identity.generate())
+    wrong = drill(dr_offsite_identity=other)
+    assert wrong.rc != 0
+    assert "no identity matches" in wrong.stdout, wrong
+    assert other not in wrong.stdout and key not in wrong.stdout
+
+    with open(copy, "r+b") as handle:
+        handle.seek(os.path.getsize(copy) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte[0] ^ 1]))
+    tampered = drill()
+    assert tampered.rc != 0
+    assert "failed authentication" in tampered.stdout, tampered
+    assert key not in tampered.stdout
+    assert not os.path.exists(str(tmp_path / "drill"))
+
+    # The damaged copy no longer matches its record: check mode predicts sending it again and writes nothing;
+    # the next run replaces it.
+    before = sorted(os.listdir(offsite))
+    predicted = pb.run_playbook(offsite_only, inventory, check=True)
+    assert predicted.rc == 0, predicted.failed_tasks()
+    assert predicted.changed() >= 1
+    assert sorted(os.listdir(offsite)) == before
+    assert hashlib.sha256(open(copy, "rb").read()).hexdigest() != digest
+    resent = pb.run_playbook(offsite_only, inventory)
+    assert resent.rc == 0, resent.failed_tasks()
+    assert resent.changed() >= 1
+    assert open(copy + ".sha256").read().split()[0] == hashlib.sha256(open(copy, "rb").read()).hexdigest()
+    assert sorted(os.listdir(offsite)) == before
 
 
 def test_the_schema_restore_requires_is_the_reference_services(tmp_path):
