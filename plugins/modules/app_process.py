@@ -64,8 +64,8 @@ options:
     description:
       - File of C(KEY=VALUE) lines loaded into the environment of the process, read as the service reads
         its C(.env) (the collection has one reader for it).
-      - Blank lines and C(#) comments are ignored, an C(export ) prefix and one level of matching
-        quotes are removed, and so is a trailing C( #) comment after an unquoted value.
+      - Blank lines and C(#) comments are ignored, an C(export) prefix and one level of matching
+        quotes are removed, and so is a trailing comment (a space, then C(#)) after an unquoted value.
       - A file that does not exist or cannot be read, or a bad line (reported by file and line number), fails
         the task before anything is started. Values are never echoed in messages.
     type: path

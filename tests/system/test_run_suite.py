@@ -54,14 +54,14 @@ def test_an_unexpected_skip_fails_the_stage_and_counts_as_failed(tmp_path):
     counts = run_suite.junit_counts(write_junit(tmp_path))
     ok, passed, failed, allowed, unexpected = run_suite.judge_stage("units", 1, counts, expected={})
     assert not ok and (passed, failed, allowed) == (2, 4, [])
-    assert [test for test, _ in unexpected] == ["tests.unit.plugins.modules.test_db_maintenance::test_pg_activity",
+    assert [test for test, _reason in unexpected] == ["tests.unit.plugins.modules.test_db_maintenance::test_pg_activity",
                                                 "tests.unit.plugins.modules.test_dual_write_parity"]
 
 
 def test_an_expected_skip_is_reported_as_skipped_and_passes(tmp_path):
-    counts = run_suite.junit_counts(write_junit(tmp_path, JUNIT.replace(
-        '<failure message="assert 1 == 2">trace</failure>', '').replace('<error message="fixture failed">trace</error>',
-                                                                         '')))
+    passing = JUNIT.replace('<failure message="assert 1 == 2">trace</failure>', '')
+    passing = passing.replace('<error message="fixture failed">trace</error>', '')
+    counts = run_suite.junit_counts(write_junit(tmp_path, passing))
     expected = {("units", "tests.unit.plugins.modules.test_db_maintenance::test_pg_activity"): "reason",
                 ("units", "tests.unit.plugins.modules.test_dual_write_parity"): "reason"}
     ok, passed, failed, allowed, unexpected = run_suite.judge_stage("units", 0, counts, expected=expected)

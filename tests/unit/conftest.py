@@ -59,3 +59,16 @@ def redis_url(redis_server):
 @pytest.fixture
 def dead_redis_url():
     return 'redis://127.0.0.1:%d/0' % closed_port()
+
+
+@pytest.fixture
+def pg_dsn():
+    """A scratch database; a missing server fails the test (a skip would let the suite pass untested)."""
+    import psycopg2
+    from ansible_collections.inventory_enterprise.ops.tests.support.servers import scratch_postgres_database
+    try:
+        with scratch_postgres_database("ie_test_maint") as dsn:
+            yield dsn
+    except psycopg2.OperationalError as exc:
+        pytest.fail("PostgreSQL is not reachable (%s): tests/setup-system.sh starts it, "
+                    "IE_TEST_PG_DSN names another server" % str(exc).strip())

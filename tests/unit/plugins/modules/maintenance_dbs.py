@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
 
 SCHEMA = [
     "CREATE TABLE item_master (id INTEGER PRIMARY KEY, item_code TEXT UNIQUE NOT NULL, name TEXT, category TEXT, "
@@ -100,19 +99,6 @@ def end_holder(proc):
         proc.kill()
     proc.wait()
     proc.stdout.close()
-
-
-@pytest.fixture
-def pg_dsn():
-    """A scratch database; a missing server fails the test (a skip would let the suite pass untested)."""
-    import psycopg2
-    from ansible_collections.inventory_enterprise.ops.tests.support.servers import scratch_postgres_database
-    try:
-        with scratch_postgres_database("ie_test_maint") as dsn:
-            yield dsn
-    except psycopg2.OperationalError as exc:
-        pytest.fail("PostgreSQL is not reachable (%s): tests/setup-system.sh starts it, "
-                    "IE_TEST_PG_DSN names another server" % str(exc).strip())
 
 
 def pg_exec(dsn, *statements):

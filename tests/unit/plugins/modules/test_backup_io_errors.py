@@ -12,23 +12,14 @@ suite runs as root, that process drops the capabilities that let root ignore fil
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ctypes
 import datetime
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import make_home
-
-COLLECTIONS = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(_archive.__file__).rsplit(os.sep + 'plugins' + os.sep, 1)[0])))
-PR_CAPBSET_DROP = 24
-# CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER: without them root obeys file modes like any user.
-MODE_BYPASSING_CAPS = (1, 2, 3)
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.unprivileged import run_obeying_file_modes
 
 
 @pytest.fixture
@@ -43,27 +34,8 @@ def read_only(path):
     os.chmod(path, 0o555)
 
 
-def obey_file_modes():
-    """In the child before exec: a root process loses the capabilities that bypass file modes."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in MODE_BYPASSING_CAPS:
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), 'prctl(PR_CAPBSET_DROP, %d) failed' % cap)
-
-
 def run_as_user(base, args):
-    args_file = os.path.join(base, 'args.json')
-    with open(args_file, 'w') as handle:
-        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (COLLECTIONS, os.environ.get('PYTHONPATH')) if p))
-    proc = subprocess.run([sys.executable, '-m', 'ansible_collections.inventory_enterprise.ops.plugins.modules.backup',
-                           args_file], env=env, cwd=base, preexec_fn=obey_file_modes, capture_output=True, timeout=120,
-                          check=False)
-    out, err = proc.stdout.decode(errors='replace'), proc.stderr.decode(errors='replace')
-    assert 'Traceback' not in out + err, out + err
-    return json.loads(out)
+    return run_obeying_file_modes('backup', base, args)
 
 
 def test_backup_into_a_read_only_directory(base):

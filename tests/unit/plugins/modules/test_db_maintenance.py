@@ -14,10 +14,9 @@ import os
 
 import yaml
 
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.maintenance_dbs import (  # noqa: F401
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.maintenance_dbs import (
     journal_mode,
     make_db,
-    pg_dsn,
     pg_exec,
     sha,
 )

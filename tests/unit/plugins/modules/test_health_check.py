@@ -362,12 +362,10 @@ def strings(value):
     elif isinstance(value, dict):
         for key, item in value.items():
             yield key
-            for found in strings(item):
-                yield found
+            yield from strings(item)
     elif isinstance(value, list):
         for item in value:
-            for found in strings(item):
-                yield found
+            yield from strings(item)
 
 
 def test_control_characters_from_servers_are_escaped(api, capsys):

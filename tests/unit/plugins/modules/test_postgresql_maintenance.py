@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.maintenance_dbs import (  # noqa: F401
-    pg_dsn,
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.maintenance_dbs import (
     pg_exec,
 )
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import problems_of

@@ -24,6 +24,7 @@ import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
 from ansible_collections.inventory_enterprise.ops.plugins.modules import restore
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.unprivileged import run_obeying_file_modes
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
     add_service_schema, db_path, evil_member, live_hashes, make_home, read_members, run, sha256, txlog_path, write_rows, write_tar_gz)
 
@@ -565,34 +566,18 @@ def test_nothing_to_change_reports_the_check_it_ran(home, capsys, monkeypatch):
         assert (db_path(home), post_check == 'quick_check') in checked
 
 
-def test_permission_denied_is_a_clear_failure(home, tmp_path, capsys):
-    """Run as an unprivileged user (euid nobody) against files it may read but not write."""
+def test_permission_denied_is_a_clear_failure(home, tmp_path):
+    """Run in a process that obeys file modes, against a database directory it may read but not write."""
     take_backup(home)
     write_rows(db_path(home), txlog_path(home), 2, start=21)
-    for directory in [str(tmp_path)] + [os.path.join(root, d) for root, dirs, _f in os.walk(str(tmp_path))
-                                        for d in dirs]:
-        os.chmod(directory, 0o755)
-    for root, _dirs, files in os.walk(str(tmp_path)):
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-    parent = os.path.dirname(str(tmp_path))
-    modes = []
-    while parent != '/':
-        modes.append((parent, os.stat(parent).st_mode & 0o777))
-        os.chmod(parent, modes[-1][1] | 0o055)
-        parent = os.path.dirname(parent)
     before = live_hashes(home)
-    _archive.parse_name('inventory_backup_2025-01-07T02-00-00.tar.zst')  # imports _strptime while still root
-    os.setegid(65534)
-    os.seteuid(65534)
+    data = os.path.dirname(db_path(home))
+    os.chmod(data, 0o555)
     try:
-        failed, result = run(restore, dict(service_home=home), capsys)
+        result = run_obeying_file_modes('restore', str(tmp_path), dict(service_home=home))
     finally:
-        os.seteuid(0)
-        os.setegid(0)
-        for path, mode in modes:
-            os.chmod(path, mode)
-    assert failed, result
+        os.chmod(data, 0o755)
+    assert result['failed'], result
     assert 'Permission denied' in result['msg'] and 'run the restore as root' in result['msg'], result['msg']
     assert result['changed'] is False and result['rolled_back'] is False
     assert live_hashes(home) == before
