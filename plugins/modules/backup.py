@@ -363,7 +363,7 @@ rejected:
       description: Why it does not verify.
       type: str
 leftovers_removed:
-  description: Temporary files of killed runs that were removed (in check mode, that would be removed).
+  description: Temporary files of killed runs that were removed (in check mode, that would be removed); bookkeeping, never a change.
   returned: always
   type: list
   elements: str
