@@ -45,13 +45,15 @@ description:
     checked when given), else the task fails. The archive is verified when this host sees it, and
     O(retention_days) is applied when it lies in O(dest); a step that cannot be done is returned in
     RV(skipped_steps) and as a warning.
-  - Creating a backup is always a change; O(state=verified) never is; pruning is a change when it removes
-    something.
+  - Creating a backup is always a change; pruning is a change when it removes an archive. Verification records
+    (C(<dest>/.verified/)) and removing what killed runs left (RV(leftovers_removed)) are bookkeeping that never
+    changes the service's data, so they are never reported as a change; O(state=verified) never is one.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
   - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.api
+  - inventory_enterprise.ops.service_paths
 attributes:
   check_mode:
     support: full
@@ -70,35 +72,6 @@ options:
     type: str
     choices: [present, verified, pruned]
     default: present
-  service_home:
-    description:
-      - Home directory of the service; the other paths default to its C(.env) keys (C(DATABASE_PATH),
-        C(TRANSACTION_LOG_PATH), C(BACKUP_DIR), C(CONFIG_DIR), C(MODELS_DIR), C(LOG_DIR)) or the service's
-        defaults, relative to it.
-    type: path
-    default: /opt/inventory-enterprise
-  env_file:
-    description:
-      - The service's C(.env) file, read for paths and backed up as configuration. Default C(<service_home>/.env).
-      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
-        never by value) fails the task before anything is written, and so does a named O(env_file) that does
-        not exist.
-      - A missing C(<service_home>/.env) fails O(state=present) unless O(database_path) is set, since the
-        default paths need not hold the service's database. O(state=verified) and O(state=pruned) with O(dest)
-        (and O(path)) do not read it.
-    type: path
-  database_path:
-    description: The SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
-    type: path
-  transaction_log_path:
-    description: The transaction log. Default C(TRANSACTION_LOG_PATH), else C(data/transaction_log.jsonl).
-    type: path
-  config_dir:
-    description: Configuration directory backed up as C(config/). Default C(CONFIG_DIR), else C(config).
-    type: path
-  models_dir:
-    description: AI models directory backed up as C(models/). Default C(MODELS_DIR), else C(ai/models).
-    type: path
   dest:
     description:
       - Directory of the archives (the guide's C(BACKUP_LOCAL_PATH)). Default C(BACKUP_DIR), else C(backups).
@@ -170,6 +143,8 @@ notes:
   - The snapshot is one read transaction of the SQLite online backup API. In WAL mode (the service's mode)
     writers are never blocked; with a rollback journal they wait for the copy.
   - Archive ages come from the time in their names (UTC), so copies keep their age wherever they are.
+  - The C(.env) (O(env_file)) is backed up as configuration. O(state=verified) and O(state=pruned) with O(dest)
+    (and O(path)) do not read it.
 seealso:
   - module: inventory_enterprise.ops.restore
 '''
@@ -391,7 +366,7 @@ rejected:
       description: Why it does not verify.
       type: str
 leftovers_removed:
-  description: Temporary files of killed runs that were removed (in check mode, that would be removed).
+  description: Temporary files of killed runs that were removed (in check mode, that would be removed); bookkeeping, never a change.
   returned: always
   type: list
   elements: str
@@ -405,16 +380,11 @@ archive:
   type: str
 '''
 
-import os
-import re
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption, _envfile
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
-    ApiClient, ApiError, ApiJSONError, ApiTimeoutError, api_argument_spec)
-
-CREATE_URL = '/api/backup/create'
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_api, _backup_run
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import api_argument_spec
 
 
 def argument_spec():
@@ -444,379 +414,21 @@ def create_module():
                          required_if=[('state', 'pruned', ['retention_days'])])
 
 
-def is_verified_factory(module, scratch, reports):
-    """Verified backups: a marker that still matches the file, else a full verification now."""
-    def is_verified(backup):
-        if _archive.read_marker(backup['path']):
-            return None
-        if backup.get('encrypted'):
-            sha256, reason = _encryption.check_copy(backup['path'])
-            if sha256 and not module.check_mode:
-                _archive.write_marker(backup['path'], dict(archive_sha256=sha256))
-            return reason
-        try:
-            report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
-        except _archive.BackupError as exc:
-            if not module.check_mode:
-                _archive.write_failure_marker(backup['path'], exc)
-            return str(exc)
-        reports[backup['name']] = report
-        if not module.check_mode:
-            try:
-                _archive.write_marker(backup['path'], report)
-            except OSError:
-                pass  # the record only spares a later run this verification; removal errors are reported below
-        return None
-    return is_verified
-
-
-def write_marker(module, path, report, result):
-    """Record a verification; retention, max_age_hours and the morning check trust only recorded ones."""
-    try:
-        _archive.write_marker(path, report)
-    except OSError as exc:
-        result['verification'] = report
-        module.fail_json(msg='%s verified, but its record %s cannot be written: %s; %s, else retention and the '
-                             'morning check will not count it as verified'
-                         % (path, _archive.marker_path(path), exc,
-                            _archive.permission_hint(exc, os.path.dirname(_archive.marker_path(path)))
-                            or 'free space there'), **result)
-
-
-def cannot_verify(exc, path):
-    """Message of a verification that could not run (scratch space, permissions), or None for a bad archive."""
-    if isinstance(exc, _archive.ArchiveRejected):
-        return None
-    return ('could not verify %s: %s; the archive itself was not judged: set scratch_dir to a writable directory '
-            'with enough space, or run as a user that can write there' % (path, exc))
-
-
-def apply_retention(module, dest, days, scratch, extra_newest=None, result=None, encrypted=False):
-    backups = _archive.list_backups(dest, encrypted=encrypted)
-    if extra_newest:
-        backups.insert(0, extra_newest)
-    reports = {}
-    verified = is_verified_factory(module, scratch, reports)
-
-    def check(backup):
-        if backup is extra_newest:
-            return None
-        return verified(backup)
-
-    anchor, remove, rejected = _archive.plan_retention(backups, days, check)
-    removed = []
-    for backup in remove:
-        if not module.check_mode:
-            try:
-                os.unlink(backup['path'])
-                _archive.remove_path(_archive.marker_path(backup['path']))
-                _archive.remove_path(_encryption.checksum_path(backup['path']))
-            except OSError as exc:
-                done = dict(result or {})
-                done.update(pruned=removed, changed=bool(removed or done.get('changed')))
-                module.fail_json(msg='retention: cannot remove %s: %s; %s. Removed before this: %s'
-                                 % (backup['path'], exc, _archive.permission_hint(exc, dest)
-                                    or 'check permissions on %s' % dest, ', '.join(removed) or 'nothing'), **done)
-        removed.append(backup['name'])
-    warnings = []
-    if anchor is None and backups:
-        warnings.append('retention removed nothing: no archive in %s passes verification (%s)'
-                        % (dest, '; '.join('%s: %s' % (r['name'], r['reason']) for r in rejected[:3])))
-    return dict(pruned=removed, kept_anchor=anchor['name'] if anchor else None, rejected=rejected), warnings
-
-
-def recent_verified(dest, hours):
-    """The newest archive in `dest` younger than `hours` whose verification marker still matches it."""
-    now = _archive.utc_now()
-    for backup in _archive.list_backups(dest):
-        age = (now - backup['timestamp']).total_seconds()
-        if age >= hours * 3600:
-            return None
-        marker = _archive.read_marker(backup['path'])
-        if marker:
-            return dict(path=backup['path'], name=backup['name'], size=backup['size'],
-                        archive_sha256=marker.get('archive_sha256'), age_seconds=int(age))
-    return None
-
-
-def leftovers(module, *directories):
-    found = []
-    for directory in directories:
-        if directory and os.path.isdir(directory):
-            for path in _archive.stale_leftovers(directory):
-                if path not in found:
-                    found.append(path)
-    if not module.check_mode:
-        for path in found:
-            _archive.remove_path(path)
-        # Report only what is really gone (a leftover of another user may not be removable).
-        found = [path for path in found if not os.path.lexists(path)]
-    return found
-
-
-def readable_dir(module, directory, result):
-    """Fail clearly when the backup directory cannot be listed: an unreadable one would look empty."""
-    try:
-        os.listdir(directory)
-    except OSError as exc:
-        module.fail_json(msg='cannot read the backup directory %s: %s; check dest and that this user may read it '
-                             '(become)' % (directory, exc), **result)
-
-
-SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
-
-
-def api_archive(answer):
-    """The archive the service says it wrote (`path` and, when given, `name`, `size`, `archive_sha256`,
-    `manifest`, as POST /api/backup/create answers), or the reason the answer is not one."""
-    if not isinstance(answer, dict):
-        return None, 'the answer is %s, not a JSON object' % type(answer).__name__
-    path = answer.get('path')
-    if not isinstance(path, str) or not path:
-        return None, 'the answer has no archive path ("path" is %r)' % (path,)
-    name = os.path.basename(path)
-    if not os.path.isabs(path):
-        return None, '"path" %r is not an absolute path' % path
-    if not _archive.parse_name(name):
-        return None, '"path" %s is not a backup archive (inventory_backup_<time>.tar.zst|gz)' % path
-    if answer.get('name', name) != name:
-        return None, '"name" %r does not match "path" %s' % (answer.get('name'), path)
-    size, sha, manifest = answer.get('size'), answer.get('archive_sha256'), answer.get('manifest')
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        return None, '"size" %r is not a byte count' % (size,)
-    if sha is not None and not (isinstance(sha, str) and SHA256_RE.match(sha)):
-        return None, '"archive_sha256" %r is not a SHA-256' % (sha,)
-    if manifest is not None and not isinstance(manifest, dict):
-        return None, '"manifest" is %s, not an object' % type(manifest).__name__
-    archive = dict(path=path, name=name)
-    archive.update((key, value) for key, value in (('size', size), ('archive_sha256', sha), ('manifest', manifest))
-                   if value is not None)
-    return archive, None
-
-
-def run_api(module, result, dest):
-    params = module.params
-    result['changed'] = True
-    if module.check_mode:
-        result['msg'] = 'would ask %s to create a backup' % params['api_url']
-        module.exit_json(**result)
-    client = ApiClient.from_module(module)
-    try:
-        answer = client.post(CREATE_URL, data=dict(database_only=params['database_only'],
-                                                   compression=params['compression']), expect_json=True).json
-    except ApiJSONError as exc:
-        module.fail_json(msg='backup through the API: %s; the service may have written an archive: check its '
-                             'BACKUP_DIR and its logs' % exc, **result)
-    except ApiTimeoutError as exc:
-        module.fail_json(msg='backup through the API: %s; the service may still be writing an archive: check its '
-                             'BACKUP_DIR before running again' % exc, **result)
-    except ApiError as exc:
-        # Refused, failed or unreachable: the service did not write a backup.
-        result['changed'] = False
-        module.fail_json(msg='backup through the API failed: %s' % exc, **result)
-    archive, problem = api_archive(answer)
-    if problem:
-        module.fail_json(msg='backup through the API: %s answered success, but %s; the service may have written '
-                             'an archive: check its BACKUP_DIR and logs, and that api_url is the Inventory '
-                             'Enterprise service' % (client.url(CREATE_URL), problem), **result)
-    path = archive['path']
-    result['backup'] = archive
-    skipped = {}
-    visible = os.path.isfile(path)
-    if params['verify'] and visible:
-        try:
-            report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
-        except _archive.BackupError as exc:
-            if not cannot_verify(exc, path):
-                _archive.write_failure_marker(path, exc)
-            module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
-                             'not counted as a good backup: investigate it' % (path, exc), **result)
-        if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
-            module.fail_json(msg='the service reported SHA-256 %s for %s but the file has %s: it is not the archive '
-                                 'the service wrote (replaced, or another file of that name); investigate it'
-                             % (archive['archive_sha256'], path, report['archive_sha256']), **result)
-        result['verification'] = report
-        write_marker(module, path, report, result)
-    elif params['verify']:
-        skipped['verification'] = ('%s is not visible on this host (the service runs on another host or in a '
-                                   'container): verify it where it is, with state=verified and path' % path)
-    if params['retention_days'] is not None:
-        if visible and os.path.realpath(os.path.dirname(path)) != os.path.realpath(dest):
-            # Never prune a directory only the service's answer named.
-            skipped['retention'] = ('the service wrote into %s, not into dest %s: retention_days was not applied; '
-                                    'set dest (or BACKUP_DIR) to the service\'s backup directory'
-                                    % (os.path.dirname(path), dest))
-        elif visible:
-            retention, warnings = apply_retention(module, os.path.dirname(path), params['retention_days'],
-                                                  params['scratch_dir'], result=result)
-            result.update(retention)
-            for warning in warnings:
-                module.warn(warning)
-        else:
-            skipped['retention'] = ("the service's backup directory is not visible on this host: apply "
-                                    'retention_days where it is, with state=pruned')
-    for reason in skipped.values():
-        module.warn(reason)
-    if skipped:
-        result['skipped_steps'] = skipped
-    result['msg'] = 'the service wrote %s%s%s' % (
-        path, ', verified' if 'verification' in result else (', not verified' if params['verify'] else ''),
-        '; skipped: %s' % ', '.join(sorted(skipped)) if skipped else '')
-    module.exit_json(**result)
-
-
 def run_module(module):
+    """One step per state; each ends the run with the result."""
     params = module.params
     result = dict(changed=False, pruned=[], leftovers_removed=[])
-    if params['max_age_hours'] < 0:
-        module.fail_json(msg='max_age_hours must be 0 or more, got %d' % params['max_age_hours'])
-    if params['retention_days'] is not None and params['retention_days'] < 0:
-        module.fail_json(msg='retention_days must be 0 or more, got %d' % params['retention_days'])
-    # Verifying or pruning a named directory takes nothing from the .env: on a backup server there is none,
-    # or one this user may not read.
-    read_env = params['state'] == 'present' or not (params['dest'] or (params['state'] == 'verified'
-                                                                       and params['path']))
-    if params['method'] == 'api' and params['state'] == 'present' and not params['env_file']:
-        # The service writes the archive; the .env only tells whether this host sees it (to verify it here), and a
-        # control node that calls the API has no service home at all.
-        read_env = os.path.isdir(params['service_home'])
-    try:
-        paths = _archive.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
-    except _envfile.EnvFileError as exc:
-        module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
-                         % exc, **result)
-    dest = paths['backup_dir']
-    if params['method'] == 'api' and params['state'] == 'present':
-        run_api(module, result, dest)
-
-    scratch = params['scratch_dir']
-    result['backup_dir'] = dest
-
-    if params['compression'] == 'zstd' and params['state'] == 'present' and not _archive.HAS_ZSTD:
-        module.fail_json(msg=missing_required_lib('zstandard', reason='for compression=zstd (or use compression=gzip)'),
-                         exception=_archive.ZSTD_IMP_ERR)
-
+    _backup_run.check_ranges(module)
+    paths = _backup_run.locate(module, result)
+    if params['state'] == 'present' and params['method'] == 'api':
+        _backup_api.create_through_api(module, result, paths['backup_dir'])
+    result['backup_dir'] = paths['backup_dir']
     if params['state'] == 'verified':
-        target = params['path']
-        if not target:
-            readable_dir(module, dest, result)
-            found = _archive.list_backups(dest)
-            if not found:
-                module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
-                                     '(state=present) or set path' % dest, **result)
-            target = found[0]['path']
-        result['leftovers_removed'] = leftovers(module, scratch or os.path.dirname(target))
-        try:
-            report = _archive.verify_archive(target, scratch or os.path.dirname(target))
-        except _archive.BackupError as exc:
-            if cannot_verify(exc, target):
-                module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
-            if not module.check_mode:
-                _archive.write_failure_marker(target, exc)
-            module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
-                                 '(restore picks the newest that verifies) and investigate this one'
-                             % (target, exc), archive=target, **result)
-        if not module.check_mode:
-            write_marker(module, target, report, result)
-        result.update(verification=report, msg='%s verified: checksums, integrity_check ok, row counts and '
-                                               'log lines match the manifest' % os.path.basename(target))
-        module.exit_json(**result)
-
-    if params['state'] == 'pruned':
-        if not os.path.isdir(dest):
-            module.fail_json(msg='backup directory %s does not exist' % dest, **result)
-        readable_dir(module, dest, result)
-        result['leftovers_removed'] = leftovers(module, dest, scratch)
-        result['changed'] = bool(result['leftovers_removed'])
-        # Off-site, the copies may be encrypted (<archive>.age): they count too, checked by their SHA-256.
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result,
-                                              encrypted=True)
-        result.update(retention)
-        result['changed'] = bool(result['pruned'] or result['leftovers_removed'])
-        for warning in warnings:
-            module.warn(warning)
-        result['msg'] = '%s %d archive(s) older than %d days before %s' % (
-            'would remove' if module.check_mode else 'removed', len(result['pruned']), params['retention_days'],
-            result['kept_anchor'])
-        module.exit_json(**result)
-
-    # state=present
-    version = params['service_version'] or _archive.service_version(paths['service_home'])
-    if not os.path.isfile(paths['database_path']):
-        module.fail_json(msg='database %s does not exist: check service_home/database_path (or DATABASE_PATH '
-                             'in %s)' % (paths['database_path'], paths['env_file']), **result)
-    if params['max_age_hours'] > 0:
-        recent = recent_verified(dest, params['max_age_hours'])
-        if recent:
-            result.update(backup=recent, msg='%s is verified and %.1f hours old (max_age_hours=%d): no new backup'
-                          % (recent['name'], recent['age_seconds'] / 3600.0, params['max_age_hours']))
-            module.exit_json(**result)
-    result['changed'] = True
-    if module.check_mode:
-        stamp = _archive.utc_now()
-        if os.path.isdir(dest):
-            stamp = _archive.free_stamp(dest, stamp)
-        name = _archive.archive_name(stamp, params['compression'])
-        result['backup'] = dict(path=os.path.join(dest, name), name=name)
-        result['leftovers_removed'] = leftovers(module, dest, scratch)
-        if params['retention_days'] is not None and os.path.isdir(dest):
-            virtual = dict(name=name, path=os.path.join(dest, name), timestamp=stamp)
-            retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, virtual)
-            result.update(retention)
-        result['msg'] = 'would write %s' % result['backup']['path']
-        module.exit_json(**result)
-
-    if not os.path.isdir(dest):
-        try:
-            os.makedirs(dest, 0o700)
-        except OSError as exc:
-            result['changed'] = False
-            module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
-                dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
-    result['leftovers_removed'] = leftovers(module, dest, scratch)
-    try:
-        created = _archive.create_backup(
-            paths, dest, compression=params['compression'], level=params['compression_level'],
-            threads=params['threads'], database_only=params['database_only'], version=version,
-            created_by='ansible inventory_enterprise.ops.backup', work_parent=scratch)
-    except _archive.BackupError as exc:
-        msg = 'backup of %s failed: %s. Previous backups in %s are untouched and no partial archive was left' % (
-            paths['service_home'], exc, dest)
-        if params['log']:
-            _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
-        result['changed'] = bool(result['leftovers_removed'])
-        module.fail_json(msg=msg, **result)
-    result['backup'] = created
-    if params['verify']:
-        try:
-            report = _archive.verify_archive(created['path'], scratch or dest)
-        except _archive.BackupError as exc:
-            if not cannot_verify(exc, created['path']):
-                _archive.write_failure_marker(created['path'], exc)
-            if params['log']:
-                _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
-                                  % (created['name'], exc))
-            module.fail_json(msg=cannot_verify(exc, created['path']) or (
-                'the new backup %s does not verify: %s; it is kept for investigation and is not counted as a good '
-                'backup' % (created['path'], exc)), **result)
-        write_marker(module, created['path'], report, result)
-        result['verification'] = report
-    if params['retention_days'] is not None:
-        retention, warnings = apply_retention(module, dest, params['retention_days'], scratch, result=result)
-        result.update(retention)
-        for warning in warnings:
-            module.warn(warning)
-    if params['log']:
-        manifest = created['manifest']
-        result['log_file'] = _archive.log_line(
-            paths['log_dir'], 'INFO',
-            'backup completed name=%s size=%d sha256=%s tables=%d log_lines=%s verified=%s pruned=%d duration=%ss'
-            % (created['name'], created['size'], created['archive_sha256'], len(manifest['database']['tables']),
-               (manifest.get('transaction_log') or {}).get('lines', 0), str(params['verify']).lower(),
-               len(result['pruned']), created['duration']))
-    result['msg'] = 'wrote %s (%d bytes)%s' % (created['path'], created['size'],
-                                               ', verified' if params['verify'] else '')
-    module.exit_json(**result)
+        _backup_run.verify_one(module, result, paths['backup_dir'])
+    elif params['state'] == 'pruned':
+        _backup_run.prune(module, result, paths['backup_dir'])
+    else:
+        _backup_run.create(module, result, paths)
 
 
 def main():

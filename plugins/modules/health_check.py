@@ -40,7 +40,7 @@ description:
   - The password of a Redis URL is masked everywhere; messages still name its host, port and database
     (C(redis://:****@cache:6379/0)).
   - With O(targets), the network checks (V(health), V(metrics), V(redis), V(memory)) of many hosts run from one
-    module process, typically on the control node, all hosts concurrently; RV(hosts) holds one report per host.
+    module process, typically on the control node, all hosts concurrently. RV(hosts) has one report per host.
     One process for the fleet instead of one per host is what lets the morning checks of 20 servers cost little
     more than those of one. V(disk) and V(backup) read the host's own files and stay with a run on each host.
   - The module only reads, so it never reports a change.
@@ -124,7 +124,7 @@ options:
     default: false
   host_label:
     description:
-      - Name of the host in RV(summary) and in failure messages.
+      - Name of the host in RV(hosts) and in failure messages.
       - Defaults to the hostname of the managed host; roles pass C(inventory_hostname).
     type: str
   targets:
@@ -186,100 +186,100 @@ EXAMPLES = r'''
   run_once: true
   register: fleet
 
-- name: Show the one-line summary
+- name: Show the one-line summary of the host
   ansible.builtin.debug:
-    msg: "{{ morning.summary }}"
+    msg: "{{ morning.hosts[0].summary }}"
 
 - name: List what failed
   ansible.builtin.debug:
-    msg: "{{ morning.checks | selectattr('verdict', 'equalto', 'failed') | map(attribute='message') | list }}"
+    msg: "{{ morning.hosts[0].checks | selectattr('verdict', 'equalto', 'failed') | map(attribute='message') | list }}"
   when: not morning.ok
 '''
 
 RETURN = r'''
-checks:
-  description:
-    - One entry per check run, in the order health, metrics, redis, disk, backup, memory.
-    - The V(disk) check gives one entry per path, named C(disk:<path>).
-  returned: without O(targets)
-  type: list
-  elements: dict
-  contains:
-    name:
-      description: Name of the check, C(disk:<path>) for disk checks.
-      type: str
-      sample: health
-    verdict:
-      description: V(ok), V(failed) or V(skipped) (not configured).
-      type: str
-      sample: ok
-    value:
-      description:
-        - What was measured. V(health) the /health JSON; V(metrics) a dict component to gauge value;
-          V(redis) a dict with C(ping), C(hit_rate) (percent, null without traffic), C(keyspace_hits)
-          and C(keyspace_misses); V(disk) the used percent; V(memory) the resident memory in MB.
-        - V(backup) a dict describing the newest verified archive, with C(path), C(name), C(created_at) (UTC, from
-          the name), C(age_hours), C(size) (bytes) and C(verified_at) (UTC, from its record), all null when no
-          archive is verified; and C(newest_unverified), null when the newest archive is verified, else a dict
-          with C(path), C(name), C(created_at), C(age_hours), C(status) (V(not verified) or
-          V(failed verification)) and C(reason) (why it failed verification, else null).
-        - Strings a server sent (keys included) have their control characters written as visible escapes.
-        - V(null) when nothing could be measured.
-      type: raw
-      sample: {"status": "ok", "database": "connected", "cache": "connected", "version": "2.1.0",
-               "cache_backend": "redis"}
-    threshold:
-      description:
-        - The limit the value was compared with (1 for metrics gauges, min hit rate, max used percent,
-          max age in hours, max MB), null for V(health) and skipped checks.
-      type: raw
-      sample: 85.0
-    message:
-      description: What was found, or what failed, where, and what to do.
-      type: str
-      sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
-msg:
-  description:
-    - When a check failed and O(report_only) is not set, what failed on which host, check by check.
-  returned: failure
-  type: str
-  sample: "health_check failed on web01: backup (no verified backup in /opt/inventory-enterprise/backups: ...)"
-failed_checks:
-  description: Names of the failed checks.
-  returned: without O(targets)
-  type: list
-  elements: str
-  sample: ["redis", "disk:/data"]
-ok:
-  description: Whether no check failed (on any target, with O(targets)).
-  returned: always
-  type: bool
-  sample: true
-summary:
-  description:
-    - One readable line with the counts of ok, failed and skipped checks.
-    - With O(targets), the counts of hosts that passed and failed, naming the failed ones.
-  returned: always
-  type: str
-  sample: "web01: 4 ok, 1 failed (disk:/data), 1 skipped (redis)"
-host:
-  description: The host label used in the summary and in failure messages.
-  returned: without O(targets)
-  type: str
-  sample: web01
 hosts:
   description:
-    - With O(targets), the report of each target by host label, each with the keys C(host), C(ok), C(summary),
-      C(checks) and C(failed_checks) of a run on a single host.
-  returned: with O(targets)
-  type: dict
-  sample: {"app1": {"host": "app1", "ok": true, "summary": "app1: 4 ok", "checks": [], "failed_checks": []}}
+    - One report per host, in the order of O(targets), else of the one host checked; the same keys either way.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"host": "web01", "ok": true, "summary": "web01: 4 ok", "checks": [], "failed_checks": []}]
+  contains:
+    host:
+      description: The host label (O(host_label), or the hostname of the managed host; with O(targets) the target's).
+      type: str
+      sample: web01
+    ok:
+      description: Whether no check of this host failed.
+      type: bool
+    summary:
+      description: One readable line with the host's counts of ok, failed and skipped checks.
+      type: str
+      sample: "web01: 4 ok, 1 failed (disk:/data), 1 skipped (redis)"
+    failed_checks:
+      description: Names of the host's failed checks.
+      type: list
+      elements: str
+      sample: ["redis", "disk:/data"]
+    checks:
+      description:
+        - One entry per check run, in the order health, metrics, redis, disk, backup, memory.
+        - The V(disk) check gives one entry per path, named C(disk:<path>).
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Name of the check, C(disk:<path>) for disk checks.
+          type: str
+          sample: health
+        verdict:
+          description: V(ok), V(failed) or V(skipped) (not configured).
+          type: str
+          sample: ok
+        value:
+          description:
+            - What was measured. V(health) the /health JSON; V(metrics) a dict component to gauge value;
+              V(redis) a dict with C(ping), C(hit_rate) (percent, null without traffic), C(keyspace_hits)
+              and C(keyspace_misses); V(disk) the used percent; V(memory) the resident memory in MB.
+            - V(backup) a dict describing the newest verified archive, with C(path), C(name), C(created_at) (UTC, from
+              the name), C(age_hours), C(size) (bytes) and C(verified_at) (UTC, from its record), all null when no
+              archive is verified; and C(newest_unverified), null when the newest archive is verified, else a dict
+              with C(path), C(name), C(created_at), C(age_hours), C(status) (V(not verified) or
+              V(failed verification)) and C(reason) (why it failed verification, else null).
+            - Strings a server sent (keys included) have their control characters written as visible escapes.
+            - V(null) when nothing could be measured.
+          type: raw
+          sample: {"status": "ok", "database": "connected", "cache": "connected", "version": "2.1.0"}
+        threshold:
+          description:
+            - The limit the value was compared with (1 for metrics gauges, min hit rate, max used percent,
+              max age in hours, max MB), null for V(health) and skipped checks.
+          type: raw
+          sample: 85.0
+        message:
+          description: What was found, or what failed, where, and what to do.
+          type: str
+          sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
 failed_hosts:
-  description: With O(targets), the labels of the hosts with a failed check, sorted.
-  returned: with O(targets)
+  description: The labels of the hosts with a failed check, sorted.
+  returned: always
   type: list
   elements: str
   sample: ["app3"]
+ok:
+  description: Whether no check failed on any host.
+  returned: always
+  type: bool
+summary:
+  description: One readable line with the counts of hosts that passed and failed, naming the failed ones.
+  returned: always
+  type: str
+  sample: "3 host(s): 2 ok, 1 failed (app3)"
+msg:
+  description: When a check failed and O(report_only) is not set, what failed on which host, check by check.
+  returned: failure
+  type: str
+  sample: "health_check failed on web01: backup (no verified backup in /opt/inventory-enterprise/backups: ...)"
 '''
 
 import socket
@@ -380,67 +380,64 @@ def require_libraries(module, runner):
         fail_if_missing_redis(module, reason='for the redis check (or leave redis_url unset)')
 
 
-def run_targets(module, disk_paths):
-    """The network checks of every target, concurrently, in this one process."""
+def fleet(module):
+    """The targets' labels and connections, after refusing what cannot run from here."""
     params = module.params
-    targets = params['targets']
     local = [name for name in params['checks'] if name not in NETWORK_CHECKS]
     if local or (params['pid_file'] and 'memory' in params['checks']):
         module.fail_json(msg='checks %s read the files of the host they run on, so they cannot run with targets; '
                              'leave them out of checks here and run them on each host (the daily_operations role '
                              'does both)' % ', '.join(local or ['memory with pid_file']))
-    labels = [target['host_label'] for target in targets]
+    labels = [target['host_label'] for target in params['targets']]
     duplicates = sorted(set(label for label in labels if labels.count(label) > 1))
     if duplicates:
         module.fail_json(msg='targets repeat the host_label(s) %s; give every target its own' % ', '.join(duplicates))
+    return [(target['host_label'], target['redis_url'],
+             ApiClient(base_url=target['api_url'], timeout=params['api_timeout'],
+                       validate_certs=params['validate_certs'], token=params['api_token']))
+            for target in params['targets']]
 
-    def check(target):
-        client = ApiClient(base_url=target['api_url'], timeout=params['api_timeout'],
-                           validate_certs=params['validate_certs'], token=params['api_token'])
-        runner = make_runner(params, client, target['redis_url'], disk_paths)
-        return runner.run()
 
-    if targets:
-        any_redis = next((t['redis_url'] for t in targets if t['redis_url']), None)
+def check_hosts(module, hosts, disk_paths):
+    """Every host's checks, all hosts concurrently, in this one process; one list of results per host."""
+    params = module.params
+    if hosts:
+        any_redis = next((redis_url for _label, redis_url, _client in hosts if redis_url), None)
         require_libraries(module, make_runner(params, None, any_redis, disk_paths))
-        with ThreadPoolExecutor(max_workers=min(len(targets), MAX_CONCURRENT_TARGETS)) as executor:
-            all_results = list(executor.map(check, targets))
-    else:
-        all_results = []
-    hosts = {}
+    runners = [make_runner(params, client, redis_url, disk_paths) for _label, redis_url, client in hosts]
+    if len(runners) < 2:
+        return [runner.run() for runner in runners]
+    with ThreadPoolExecutor(max_workers=min(len(runners), MAX_CONCURRENT_TARGETS)) as executor:
+        return list(executor.map(lambda runner: runner.run(), runners))
+
+
+def report(module, labels, all_results):
+    """The same result whether one host or many were checked; fails unless report_only when a check failed."""
+    hosts = []
     for label, results in zip(labels, all_results):
         failed = failed_names(results)
-        hosts[label] = dict(host=label, checks=results, failed_checks=failed, ok=not failed,
-                            summary=summarize(results, label))
-    failed_hosts = sorted(label for label, report in hosts.items() if not report['ok'])
+        hosts.append(dict(host=label, checks=results, failed_checks=failed, ok=not failed,
+                          summary=summarize(results, label)))
+    failed_hosts = sorted(host['host'] for host in hosts if not host['ok'])
     summary = '%d host(s): %d ok, %d failed%s' % (len(hosts), len(hosts) - len(failed_hosts), len(failed_hosts),
                                                   ' (%s)' % ', '.join(failed_hosts) if failed_hosts else '')
-    report = dict(changed=False, hosts=hosts, failed_hosts=failed_hosts, ok=not failed_hosts, summary=summary)
-    if failed_hosts and not params['report_only']:
-        module.fail_json(msg='; '.join(failure_message(hosts[label]['checks'], label) for label in failed_hosts),
-                         **report)
-    module.exit_json(**report)
+    result = dict(changed=False, hosts=hosts, failed_hosts=failed_hosts, ok=not failed_hosts, summary=summary)
+    if failed_hosts and not module.params['report_only']:
+        failed = sorted((host for host in hosts if not host['ok']), key=lambda host: host['host'])
+        module.fail_json(msg='; '.join(failure_message(host['checks'], host['host']) for host in failed), **result)
+    module.exit_json(**result)
 
 
 def run_module(module):
-    """Run the checks and exit_json/fail_json with the report."""
+    """Run the checks of this host, or the network checks of every target, and report them in one shape."""
     params = module.params
     mask_only_redis_passwords(module, [params['redis_url']] + [t['redis_url'] for t in params['targets'] or []])
     disk_paths = validate(module)
-    if params['targets'] is not None:
-        run_targets(module, disk_paths)
-        return
-    host = params['host_label'] or socket.gethostname()
-    runner = make_runner(params, ApiClient.from_module(module), params['redis_url'], disk_paths)
-    require_libraries(module, runner)
-
-    results = runner.run()
-    failed = failed_names(results)
-    report = dict(changed=False, checks=results, failed_checks=failed, ok=not failed,
-                  summary=summarize(results, host), host=host)
-    if failed and not params['report_only']:
-        module.fail_json(msg=failure_message(results, host), **report)
-    module.exit_json(**report)
+    if params['targets'] is None:
+        hosts = [(params['host_label'] or socket.gethostname(), params['redis_url'], ApiClient.from_module(module))]
+    else:
+        hosts = fleet(module)
+    report(module, [label for label, _redis_url, _client in hosts], check_hosts(module, hosts, disk_paths))
 
 
 def main():

@@ -43,7 +43,8 @@ description:
   - The service must be stopped while its files are replaced; M(inventory_enterprise.ops.restore) does not
     stop it (the C(dr_restore) playbook does).
   - When the live files already equal the archive, nothing is changed; the live database still gets the
-    O(post_check) and the result says so.
+    O(post_check) and the result says so. Removing what killed runs left (RV(leftovers_removed)) is bookkeeping
+    that never changes the service's data, so it is never reported as a change (as in the backup module).
   - B(Deployment identity.) The backup module keeps a deployment id (a UUID4) in C(.deployment-id) next to the
     database, written when the first backup runs, and records it in every manifest as C(deployment_id). The
     restore compares it with the target's. An archive of another deployment, or an archive with an id
@@ -229,7 +230,7 @@ rejected:
   type: list
   elements: dict
 leftovers_removed:
-  description: Scratch directories of killed restores and temporary files of killed backups that were removed.
+  description: Scratch directories of killed restores and temporary files of killed backups that were removed (bookkeeping, never a change).
   returned: when state is restored
   type: list
   elements: str

@@ -86,9 +86,10 @@ def test_checks_from_the_controller_name_the_unhealthy_host(deployed_fleet):
     assert run.rc != 0
     fleet = next(iter(run.task_results("Run the network checks of every host at once, from the control node")
                       .values()))
-    assert sorted(fleet["hosts"]) == sorted(deployed_fleet.app_servers + ["standby1"])
+    reports = dict((report["host"], report) for report in fleet["hosts"])
+    assert sorted(reports) == sorted(deployed_fleet.app_servers + ["standby1"])
     assert fleet["failed_hosts"] == [app1]
-    assert fleet["hosts"][app2]["failed_checks"] == [] and fleet["hosts"][app2]["checks"][2]["name"] == "redis"
+    assert reports[app2]["failed_checks"] == [] and reports[app2]["checks"][2]["name"] == "redis"
     # Only the disks are left for the hosts: df over the connection, no module run.
     assert all(r.get("skipped") for r in run.task_results("Run the morning health checks").values())
     on_hosts = run.task_results("Check the disks of the host with df")

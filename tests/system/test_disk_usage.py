@@ -8,7 +8,7 @@ def test_df_and_statvfs_agree_and_failures_are_named(deployment, tmp_path):
     run = pb.run_playbook("tests/system/playbooks/disk_usage.yml", deployment.inventory,
                           extra_vars={"paths": paths}, check=False)
     by_df = run.task_results("Check the disks with df")[deployment.host]
-    by_module = run.task_results("Check the disks with the module")[deployment.host]
+    by_module = run.task_results("Check the disks with the module")[deployment.host]["hosts"][0]
     assert [c["verdict"] for c in by_df["checks"]] == ["ok", "failed", "failed", "ok"]
     assert [(c["name"], c["verdict"], c["threshold"]) for c in by_df["checks"]] == \
         [(c["name"], c["verdict"], c["threshold"]) for c in by_module["checks"]]

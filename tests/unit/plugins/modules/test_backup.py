@@ -409,3 +409,21 @@ def test_max_age_hours_reuses_a_recent_verified_backup_and_nothing_else(home, ca
 
     failed, always = run(backup, dict(service_home=home), capsys)
     assert not failed and always['changed'] is True
+
+
+def test_removing_leftovers_and_recording_verification_is_bookkeeping_not_a_change(home, capsys):
+    """What a killed run left and the .verified/ records are bookkeeping (docs/backup-and-recovery.md): a prune that
+    removes no archive and a verification report no change, though each removed a dead run's leftover."""
+    failed, result = run(backup, dict(service_home=home, compression='gzip', retention_days=30), capsys)
+    assert not failed, result
+    dest = os.path.join(home, 'backups')
+    dead = subprocess.Popen([sys.executable, '-c', ''])
+    dead.wait()
+    for state in ('pruned', 'verified'):
+        leftover = os.path.join(dest, '.inventory_backup_killed.partial-%d' % dead.pid)
+        with open(leftover, 'w') as handle:
+            handle.write('half an archive')
+        failed, result = run(backup, dict(state=state, dest=dest, retention_days=30), capsys)
+        assert not failed, result
+        assert result['leftovers_removed'] == [leftover] and not os.path.exists(leftover)
+        assert result['changed'] is False, state

@@ -30,8 +30,17 @@ HOUR = 3600.0
 
 
 def run(args, capsys, check_mode=False):
-    """Run main() like Ansible does; return (failed, result dict) from the JSON it prints."""
-    return run_module(health_check, args, capsys, check_mode=check_mode, keep_raw=True)
+    """Run main() like Ansible does; return (failed, result dict) from the JSON it prints. Without targets, the
+    result is that of the one host checked (its report in `hosts` over the run's own keys)."""
+    failed, result = run_module(health_check, args, capsys, check_mode=check_mode, keep_raw=True)
+    if 'targets' not in args and 'hosts' in result:
+        assert len(result['hosts']) == 1 and result['failed_hosts'] == ([] if result['ok'] else [result['hosts'][0]['host']])
+        result = dict(result, **result['hosts'][0])
+    return failed, result
+
+
+def by_host(result):
+    return dict((report['host'], report) for report in result['hosts'])
 
 
 def verdicts(result):
@@ -307,6 +316,21 @@ def test_argument_spec_marks_secrets_no_log():
     assert spec['checks']['default'] == ['health', 'metrics', 'redis', 'disk', 'backup', 'memory']
 
 
+def test_one_host_and_many_give_the_same_result_shape(api, capsys):
+    """A run on this host and a run over targets return the same keys, and the same keys per host."""
+    checks = ['health', 'metrics', 'memory']
+    one = run_module(health_check, dict(api_url=api.url, host_label='web01', checks=checks), capsys)[1]
+    many = run_module(health_check, dict(targets=[dict(host_label='web01', api_url=api.url),
+                                                  dict(host_label='web02', api_url=api.url)], checks=checks), capsys)[1]
+    keys = {'changed', 'hosts', 'failed_hosts', 'ok', 'summary'}
+    ansible_own = {'invocation', 'warnings', 'deprecations'}  # added by AnsibleModule, not by the module
+    assert set(one) - ansible_own == set(many) - ansible_own == keys
+    assert [h['host'] for h in one['hosts']] == ['web01'] and [h['host'] for h in many['hosts']] == ['web01', 'web02']
+    assert one['hosts'][0] == many['hosts'][0] and set(one['hosts'][0]) == {'host', 'ok', 'summary', 'checks',
+                                                                            'failed_checks'}
+    assert one['summary'] == '1 host(s): 1 ok, 0 failed' and many['summary'] == '2 host(s): 2 ok, 0 failed'
+
+
 def test_targets_check_many_hosts_from_one_process(api, redis_url, dead_url, dead_redis_url, capsys):
     secret = dead_redis_url.replace('redis://', 'redis://:T0pSecret@')
     targets = [dict(host_label='web01', api_url=api.url, redis_url=redis_url),
@@ -317,10 +341,10 @@ def test_targets_check_many_hosts_from_one_process(api, redis_url, dead_url, dea
     assert failed
     assert result['failed_hosts'] == ['web02', 'web03'] and result['ok'] is False
     assert result['summary'] == '3 host(s): 1 ok, 2 failed (web02, web03)'
-    assert verdicts(result['hosts']['web01']) == {'health': 'ok', 'metrics': 'ok', 'redis': 'ok', 'memory': 'ok'}
-    assert result['hosts']['web02']['failed_checks'] == ['health', 'metrics', 'memory']
-    assert verdicts(result['hosts']['web02'])['redis'] == 'skipped'
-    assert result['hosts']['web03']['failed_checks'] == ['redis']
+    assert verdicts(by_host(result)['web01']) == {'health': 'ok', 'metrics': 'ok', 'redis': 'ok', 'memory': 'ok'}
+    assert by_host(result)['web02']['failed_checks'] == ['health', 'metrics', 'memory']
+    assert verdicts(by_host(result)['web02'])['redis'] == 'skipped'
+    assert by_host(result)['web03']['failed_checks'] == ['redis']
     assert result['msg'].startswith('health_check failed on web02: health (cannot connect to %s/health' % dead_url)
     assert '; health_check failed on web03: redis (Redis PING at %s failed' % secret.replace('T0pSecret', '****') \
         in result['msg']
@@ -348,7 +372,7 @@ def test_targets_refuse_local_checks_and_duplicate_labels(api, capsys, args, mes
 
 def test_no_targets_is_an_empty_fleet(capsys):
     failed, result = run(dict(targets=[], checks=['health']), capsys)
-    assert not failed and result['hosts'] == {} and result['ok'] is True
+    assert not failed and result['hosts'] == [] and result['ok'] is True
 
 
 # ------------------------------------------------------------------------ what reaches the operator's terminal

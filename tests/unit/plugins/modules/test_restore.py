@@ -544,6 +544,10 @@ def test_scratch_of_a_killed_restore_is_removed_by_the_next_run(home, capsys):
     assert not os.path.exists(stale) and result['leftovers_removed'] == [stale]
     assert os.path.isdir(mine)
     os.rmdir(mine)
+    # Again, onto live files that now equal the archive: removing a leftover is bookkeeping, not a change.
+    os.mkdir(stale)
+    failed, result = run(restore, dict(service_home=home), capsys)
+    assert not failed and result['leftovers_removed'] == [stale] and result['changed'] is False, result
 
 
 def test_nothing_to_change_reports_the_check_it_ran(home, capsys, monkeypatch):
