@@ -24,8 +24,8 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres
     PostgresConnection,
     PostgresError,
     describe,
-    quote_ident,
 )
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
 
 POSTGRES_ORDER = ['activity', 'vacuum', 'analyze', 'reindex', 'stats', 'bloat']
 POSTGRES_WRITES = ['vacuum', 'analyze', 'reindex']
@@ -108,7 +108,7 @@ class PostgresMaintenance(MaintenanceRun):
         return wanted
 
     def qualified(self, table):
-        return '%s.%s' % (quote_ident(self.schema), quote_ident(table))
+        return '%s.%s' % (quote_identifier(self.schema), quote_identifier(table))
 
     def task_activity(self):
         rows = self.pg.query(ACTIVITY_SQL, action='reading pg_stat_activity')

@@ -119,10 +119,17 @@ def _stat_fields(pid):
 
 
 def is_alive(pid):
-    """True when `pid` exists and is not a zombie (zombies cannot serve anything)."""
+    """True when `pid` exists and is not a zombie (zombies cannot serve anything, nor hold a file)."""
     fields = _stat_fields(pid)
     if fields is None:
-        return False
+        if os.path.isdir(PROC):
+            return False
+        # Without /proc (a container that does not mount it), signal 0 still tells; EPERM means it exists.
+        try:
+            os.kill(pid, 0)
+        except OSError as exc:
+            return exc.errno == errno.EPERM
+        return True
     return fields[0] not in ("Z", "X", "x")
 
 
@@ -241,25 +248,32 @@ def _wait_gone(pid, timeout):
     return not is_alive(pid)
 
 
-def _signal(pid, sig):
-    """Signal the process group when `pid` leads one (the start path creates a new session), so
-    workers forked by the service go too; otherwise just the pid."""
+def _signal(pid, sig, group):
+    """Signal the process group when `group` and `pid` leads one (the start path creates a new session), so
+    workers forked by the service go too; otherwise just the pid. False when the process is already gone."""
     try:
-        if os.getpgid(pid) == pid:
+        if group and os.getpgid(pid) == pid:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
     except OSError as exc:
         if exc.errno != errno.ESRCH:
             raise
+        return False
+    return True
 
 
-def stop(pid, timeout):
-    """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns 'SIGTERM' or 'SIGKILL'."""
-    _signal(pid, signal.SIGTERM)
+def stop(pid, timeout, group=True, kill_wait=10):
+    """SIGTERM, wait up to `timeout` seconds, then SIGKILL and wait up to `kill_wait` seconds.
+
+    Returns 'gone' (it had ended before the SIGTERM), 'terminated' (SIGTERM ended it) or 'killed'.
+    Raises ProcessError when it survives SIGKILL (a process stuck in the kernel, in state D)."""
+    if not _signal(pid, signal.SIGTERM, group):
+        return "gone"
     if _wait_gone(pid, timeout):
-        return "SIGTERM"
-    _signal(pid, signal.SIGKILL)
-    if not _wait_gone(pid, 10):
-        raise ProcessError("process %d survived SIGKILL" % pid)
-    return "SIGKILL"
+        return "terminated"
+    _signal(pid, signal.SIGKILL, group)
+    if not _wait_gone(pid, kill_wait):
+        raise ProcessError("process %d survived SIGKILL for %g seconds (stuck in the kernel? see its state in "
+                           "/proc/%d/stat)" % (pid, kill_wait, pid))
+    return "killed"
