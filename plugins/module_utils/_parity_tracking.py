@@ -65,11 +65,11 @@ def fingerprint(pairs):
 
 
 class SqliteTracker(object):
-    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection `ro`; writes
+    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection; writes
     go through `write(action, statements)` (None in check mode), one transaction that retries a busy database."""
 
-    def __init__(self, ro, write):
-        self.ro = ro
+    def __init__(self, snapshot, write):
+        self.snapshot = snapshot
         self.write = write
 
     @staticmethod
@@ -94,12 +94,12 @@ class SqliteTracker(object):
         }
 
     def installed(self):
-        rows = self.ro.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+        rows = self.snapshot.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
                                (len(PREFIX), PREFIX)).fetchall()
         return dict(rows)
 
     def has_tables(self):
-        names = set(row[0] for row in self.ro.execute(
+        names = set(row[0] for row in self.snapshot.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", (CHANGES, STATE)))
         return names == set([CHANGES, STATE])
 
@@ -131,7 +131,7 @@ class SqliteTracker(object):
         statements = ['DROP TRIGGER %s' % quote_identifier(name) for name in names]
         actions = ['sqlite: dropped trigger %s' % name for name in names]
         for table in (CHANGES, STATE):
-            if self.ro.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            if self.snapshot.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
                 statements.append('DROP TABLE %s' % table)
                 actions.append('sqlite: dropped %s' % table)
         return statements, actions
@@ -143,11 +143,11 @@ class SqliteTracker(object):
     def state(self):
         if not self.has_tables():
             return None
-        row = self.ro.execute('SELECT token, fingerprint FROM %s WHERE id = 1' % STATE).fetchone()
+        row = self.snapshot.execute('SELECT token, fingerprint FROM %s WHERE id = 1' % STATE).fetchone()
         return tuple(row) if row else None
 
     def marks(self, name):
-        return dict(self.ro.execute('SELECT row_key, gen FROM %s WHERE table_name = ?' % CHANGES, (name,)))
+        return dict(self.snapshot.execute('SELECT row_key, gen FROM %s WHERE table_name = ?' % CHANGES, (name,)))
 
     def set_state(self, token, fp):
         self.write('storing the parity checkpoint', [(
