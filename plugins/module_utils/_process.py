@@ -7,7 +7,7 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Pidfile-based process helpers for Linux (/proc): read, write, identify, start and stop.
+"""Process helpers for Linux (/proc): pidfiles, liveness, identity, open files, start and stop.
 
 A pid is only trusted when /proc/<pid>/cmdline still matches the command that was started,
 so a pidfile left behind by a crash or a reboot never makes an unrelated process look like ours.
@@ -96,24 +96,30 @@ def remove_pidfile(path):
 # /proc inspection
 # ---------------------------------------------------------------------------------------------
 
-def read_cmdline(pid):
-    """argv of `pid` as a list, [] for a zombie or kernel thread, None when the pid is gone."""
+def _read_proc(pid, name, mode="r"):
+    """Contents of /proc/<pid>/<name>, None when the process is gone (or hidden from this user)."""
     try:
-        with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as handle:
-            raw = handle.read()
+        with open(os.path.join(PROC, str(pid), name), mode) as handle:
+            return handle.read()
     except (IOError, OSError):
+        return None
+
+
+def read_cmdline(pid, errors="surrogateescape"):
+    """argv of `pid` as a list, [] for a zombie or kernel thread, None when the pid is gone. errors='replace'
+    for argv that goes into a module result (which must be valid UTF-8)."""
+    raw = _read_proc(pid, "cmdline", "rb")
+    if raw is None:
         return None
     if not raw:
         return []
-    return [part.decode("utf-8", "surrogateescape") for part in raw.rstrip(b"\0").split(b"\0")]
+    return [part.decode("utf-8", errors) for part in raw.rstrip(b"\0").split(b"\0")]
 
 
 def _stat_fields(pid):
     """Fields of /proc/<pid>/stat after the `(comm)` field (index 0 is the state), or None."""
-    try:
-        with open(os.path.join(PROC, str(pid), "stat"), "r") as handle:
-            data = handle.read()
-    except (IOError, OSError):
+    data = _read_proc(pid, "stat")
+    if data is None:
         return None
     return data[data.rfind(")") + 2:].split()
 
@@ -195,6 +201,53 @@ def inspect(pidfile, command):
     else:
         result.update(stale=True, cmdline=cmdline)
     return result
+
+
+def process_user(pid):
+    """Name of the user `pid` runs as, None when unknown."""
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return pwd.getpwuid(os.stat(os.path.join(PROC, str(pid))).st_uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return None
+
+
+def _open_files(pid, targets):
+    """The paths among `targets` that `pid` has open; None when its descriptors cannot be read."""
+    fd_dir = os.path.join(PROC, str(pid), "fd")
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return None
+    files = set()
+    for fd in fds:
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target in targets:
+            files.add(target)
+    return files
+
+
+def holders_of(paths):
+    """Processes (other than this one) that have any of the existing `paths` open, read-only from
+    /proc/*/fd: the guide's `fuser`. Returns ([{pid, user, cmdline, files}], how many processes could not be
+    inspected)."""
+    targets = set(os.path.realpath(path) for path in paths if os.path.exists(path))
+    holders, unreadable = [], 0
+    me = os.getpid()
+    for entry in os.listdir(PROC):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        files = _open_files(pid, targets)
+        if files is None:
+            unreadable += 1
+        elif files:
+            holders.append(dict(pid=pid, user=process_user(pid), cmdline=read_cmdline(pid, errors="replace") or [],
+                                files=sorted(files)))
+    return sorted(holders, key=lambda h: h["pid"]), unreadable
 
 
 # ---------------------------------------------------------------------------------------------

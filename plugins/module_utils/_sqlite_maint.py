@@ -23,6 +23,7 @@ import sqlite3
 import time
 from urllib.parse import quote
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._process import holders_of
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sqlite import SIDECARS, count_rows, sidecar_paths
 
 GUIDE_INDEXES = ['idx_item_master_code', 'idx_inventory_counts_date', 'idx_ai_forecasts_entity']
@@ -216,48 +217,6 @@ def table_sizes(conn, top=10):
 
 # --- processes holding the database file (the guide's `fuser` / `lsof`) --------------------------------------
 
-def _cmdline(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            return [part.decode('utf-8', 'replace') for part in handle.read().split(b'\0') if part]
-    except OSError:
-        return []
-
-
-def _owner(pid):
-    try:
-        import pwd  # pylint: disable=import-outside-toplevel
-        return pwd.getpwuid(os.stat('/proc/%d' % pid).st_uid).pw_name
-    except (OSError, KeyError):
-        return None
-
-
 def find_holders(path):
-    """Processes with the database or its -wal/-shm/-journal open, read-only from /proc/*/fd.
-    Returns [{pid, user, cmdline, files}] and the number of processes that could not be inspected."""
-    targets = set()
-    for candidate in [path] + sidecar_paths(path):
-        if os.path.exists(candidate):
-            targets.add(os.path.realpath(candidate))
-    holders, unreadable = [], 0
-    me = os.getpid()
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        pid = int(entry)
-        try:
-            fds = os.listdir('/proc/%d/fd' % pid)
-        except OSError:
-            unreadable += 1
-            continue
-        files = set()
-        for fd in fds:
-            try:
-                target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-            except OSError:
-                continue
-            if target in targets:
-                files.add(target)
-        if files:
-            holders.append(dict(pid=pid, user=_owner(pid), cmdline=_cmdline(pid), files=sorted(files)))
-    return sorted(holders, key=lambda h: h['pid']), unreadable
+    """Processes with the database or its -wal/-shm/-journal open (_process.holders_of)."""
+    return holders_of([path] + sidecar_paths(path))
