@@ -38,6 +38,7 @@ import hashlib
 import threading
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sqlite import count_rows
 
 try:
     from psycopg2.extras import execute_values
@@ -220,7 +221,7 @@ class SqliteSide(object):
                 yield key
 
     def count(self):
-        return self.conn.execute('SELECT count(*) FROM %s' % quote_identifier(self.spec.name)).fetchone()[0]
+        return count_rows(self.conn, [self.spec.name])[self.spec.name]
 
 
 class PostgresSide(object):

@@ -123,17 +123,13 @@ def user_tables(conn):
 
 
 def count_rows(conn, tables=None):
-    """{table: row count} of every user table; or of `tables`, None for one that cannot be counted (missing)."""
-    named = tables is not None
-    result = {}
-    for name in tables if named else user_tables(conn):
-        try:
-            result[name] = conn.execute('SELECT count(*) FROM %s' % quote_identifier(name)).fetchone()[0]
-        except sqlite3.OperationalError:
-            if not named:
-                raise
-            result[name] = None
-    return result
+    """{table: row count} of every user table, or of `tables` (None for a name the database does not have)."""
+    if tables is None:
+        tables = present = user_tables(conn)
+    else:
+        present = set(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"))
+    return dict((name, conn.execute('SELECT count(*) FROM %s' % quote_identifier(name)).fetchone()[0]
+                 if name in present else None) for name in tables)
 
 
 def _open(path, immutable):

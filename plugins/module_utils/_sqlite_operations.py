@@ -51,7 +51,7 @@ class SqliteMaintenance(MaintenanceRun):
         return _sqlite_maint.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
                                   busy_timeout_ms=self.busy_ms)
 
-    def stop(self, pid):
+    def stop_holder(self, pid):
         """Stop one lock holder: just the pid, not its process group (it may be an operator's shell job)."""
         try:
             return _process.stop(pid, self.p['stop_timeout'], group=False, kill_wait=5)
@@ -65,7 +65,7 @@ class SqliteMaintenance(MaintenanceRun):
         self.partial.update(processes=holders, stopped=stopped, unreadable=unreadable)
         if self.p.get('stop_holders') and holders:
             for holder in holders:
-                outcome = 'would stop' if self.check else self.stop(holder['pid'])
+                outcome = 'would stop' if self.check else self.stop_holder(holder['pid'])
                 stopped.append(dict(pid=holder['pid'], outcome=outcome))
                 if not self.check:
                     self.partial['changed'] = True
@@ -80,7 +80,7 @@ class SqliteMaintenance(MaintenanceRun):
             msg += '; %d process(es) could not be inspected (run as root to see them all)' % unreadable
         return dict(changed=bool(stopped), processes=holders, stopped=stopped, unreadable=unreadable, message=msg)
 
-    def check_messages(self, quick):
+    def run_check(self, quick):
         try:
             return _sqlite.check_messages(self.conn, quick=quick, max_errors=100)
         except sqlite3.DatabaseError as exc:
@@ -91,7 +91,7 @@ class SqliteMaintenance(MaintenanceRun):
 
     def _check(self, quick):
         name = 'quick_check' if quick else 'integrity_check'
-        messages = self.retry(name, lambda: self.check_messages(quick))
+        messages = self.retry(name, lambda: self.run_check(quick))
         result = dict(ok=messages == ['ok'], errors=[] if messages == ['ok'] else messages, changed=False)
         result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
             len(result['errors']), '; '.join(result['errors'][:5]))
