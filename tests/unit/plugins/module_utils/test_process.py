@@ -70,18 +70,36 @@ def test_stop_reports_terminated_killed_and_gone(spawn):
     assert _process.stop(stubborn.pid, 5, group=False) == 'gone'
 
 
-@pytest.mark.parametrize('group', [True, False])
-def test_stop_takes_the_process_group_only_when_asked(spawn, group):
+def term_pending(pid):
+    """Is a SIGTERM pending for `pid` (sent, not yet acted on)? From the SigPnd and ShdPnd masks of its status."""
+    with open('/proc/%d/status' % pid) as handle:
+        masks = [int(line.split()[1], 16) for line in handle if line.startswith(('SigPnd:', 'ShdPnd:'))]
+    return any(mask & (1 << (signal.SIGTERM - 1)) for mask in masks)
+
+
+def test_stop_takes_the_process_group_when_asked(spawn):
     leader = spawn(FORKS, start_new_session=True)
     child = int(leader.line)
     try:
-        assert _process.stop(leader.pid, 5, group=group) == 'terminated'
-        leader.wait()
-        alive = _process.is_alive(child)
-        assert alive is not group
+        assert _process.stop(leader.pid, 5, group=True) == 'terminated'
+        deadline = time.monotonic() + 5  # the child got its SIGTERM with the leader's: it is on its way out
+        while _process.is_alive(child) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _process.is_alive(child)
     finally:
         if _process.is_alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_stop_of_just_the_pid_leaves_its_group_alone(spawn):
+    leader = spawn(FORKS, start_new_session=True)
+    child = int(leader.line)
+    try:
+        assert _process.stop(leader.pid, 5, group=False) == 'terminated'
+        # kill() returns once the signal is pending: a child that got one would show it, or be gone.
+        assert _process.is_alive(child) and not term_pending(child)
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 def test_holders_of_finds_the_process_with_a_file_open(spawn, tmp_path):
