@@ -199,9 +199,9 @@ def _write_tables(tracked):
     """A fresh SQLite file and PostgreSQL table shaped like processed_invoices, with or without tracking."""
     sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
     import psycopg2  # pylint: disable=import-outside-toplevel
-    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity, _parity_tracking as track  # noqa: E501 pylint: disable=import-outside-toplevel
+    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity, _parity_tracking  # noqa: E501 pylint: disable=import-outside-toplevel
     from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import PostgresConnection  # noqa: E501 pylint: disable=import-outside-toplevel
-    from ansible_collections.inventory_enterprise.ops.plugins.modules.dual_write_parity import sqlite_writer  # noqa: E501 pylint: disable=import-outside-toplevel
+    from ansible_collections.inventory_enterprise.ops.plugins.module_utils._parity_run import sqlite_writer  # noqa: E501 pylint: disable=import-outside-toplevel
     path = os.path.join(WORKDIR, "writes-%s.db" % ("tracked" if tracked else "plain"))
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(path + suffix):
@@ -219,9 +219,9 @@ def _write_tables(tracked):
     pg.conn.commit()
     if tracked:
         spec = _parity.TableSpec.from_sqlite(lite, "processed_invoices")
-        lite_tracker = track.SqliteTracker(lite, sqlite_writer(lite, path))
+        lite_tracker = _parity_tracking.SqliteTracker(lite, sqlite_writer(lite, path))
         lite_tracker.run("install", lite_tracker.plan([spec])[0])
-        pg_tracker = track.PostgresTracker(pg, schema)
+        pg_tracker = _parity_tracking.PostgresTracker(pg, schema)
         pg_tracker.run("install", pg_tracker.plan([spec])[0])
     return lite, pg.conn, schema
 

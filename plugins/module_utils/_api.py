@@ -176,14 +176,14 @@ class ApiClient(object):
     def request(self, method, path, data=None, expect_json=False):
         # Imported here: ansible.module_utils.urls takes about 60 ms to import, which a module that makes no
         # request (health_check on a host that only checks its disks) should not pay.
-        from ansible.module_utils.urls import ConnectionError as UrlsConnectionError  # pylint: disable=import-outside-toplevel
-        from ansible.module_utils.urls import SSLValidationError, open_url  # pylint: disable=import-outside-toplevel
+        # urls.ConnectionError is not the builtin one, hence the module prefix.
+        from ansible.module_utils import urls  # pylint: disable=import-outside-toplevel
         url = self.url(path)
         body = None
         if data is not None:
             body = data if isinstance(data, (bytes, str)) else json.dumps(data)
         try:
-            resp = open_url(url, data=body, method=method, headers=self._headers(body is not None),
+            resp = urls.open_url(url, data=body, method=method, headers=self._headers(body is not None),
                             timeout=self.timeout, validate_certs=self.validate_certs,
                             http_agent=self.user_agent, follow_redirects='safe')
             try:
@@ -205,11 +205,11 @@ class ApiClient(object):
             if response.text:
                 msg += ': %s' % excerpt(response.text)
             raise ApiHttpError(msg + '; ' + _http_hint(exc.code), url, response)
-        except SSLValidationError as exc:
+        except urls.SSLValidationError as exc:
             raise ApiTLSError('TLS certificate validation failed for %s: %s; fix the certificate or set '
                               'validate_certs=false on a trusted network' % (url, excerpt(to_native(exc), 300)),
                               url)
-        except (URLError, UrlsConnectionError, OSError) as exc:
+        except (URLError, urls.ConnectionError, OSError) as exc:
             if _is_timeout(exc):
                 raise ApiTimeoutError('no answer from %s within %s s: the service is hung or overloaded; '
                                       'check it, or raise api_timeout' % (url, _fmt_seconds(self.timeout)), url)

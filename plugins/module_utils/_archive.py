@@ -48,6 +48,7 @@ import uuid
 import zlib
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._process import is_alive
 # Naming, listing and verification records live in the light _backup_records (health_check reads them without
 # the archive code); they stay reachable as _archive.<name> for the backup and restore modules.
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_records import (  # pylint: disable=unused-import
@@ -122,14 +123,6 @@ def fsync_dir(path):
     _sqlite.fsync_path(path, directory=True)
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
-
-
 def remove_path(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
@@ -150,7 +143,7 @@ def stale_leftovers(directory, pattern=PARTIAL_RE):
         return found
     for name in sorted(names):
         match = pattern.match(name)
-        if match and not pid_alive(int(match.groups()[-1])):
+        if match and not is_alive(int(match.groups()[-1])):
             found.append(os.path.join(directory, name))
     return found
 
@@ -586,7 +579,7 @@ def _name_taken(dest, stamp):
             return True
     for entry in os.listdir(dest):
         match = PARTIAL_RE.match(entry)
-        if match and match.group(1) == 'partial' and entry.startswith('.%s.tar.' % top) and pid_alive(int(match.group(2))):
+        if match and match.group(1) == 'partial' and entry.startswith('.%s.tar.' % top) and is_alive(int(match.group(2))):
             return True
     return False
 

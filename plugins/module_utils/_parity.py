@@ -37,6 +37,9 @@ __metaclass__ = type
 import hashlib
 import threading
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sqlite import count_rows
+
 try:
     from psycopg2.extras import execute_values
 except ImportError:  # guarded by _postgres.HAS_PSYCOPG2 in the module
@@ -58,10 +61,6 @@ class ParityError(Exception):
     """A table cannot be compared (no integer primary key, missing in PostgreSQL...)."""
 
 
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
-
-
 class TableSpec(object):
     """A SQLite table: its integer primary key and its columns (pk first)."""
 
@@ -72,7 +71,7 @@ class TableSpec(object):
 
     @classmethod
     def from_sqlite(cls, conn, name):
-        info = conn.execute('PRAGMA table_info(%s)' % qi(name)).fetchall()
+        info = conn.execute('PRAGMA table_info(%s)' % quote_identifier(name)).fetchall()
         if not info:
             raise ParityError('table %s does not exist in the SQLite database' % name)
         pks = [row for row in info if row[5]]
@@ -122,7 +121,7 @@ def summary_terms(spec, kinds, pk_expr, engine):
         terms.append('sum(%s)' % mod('%s * %s' % (mod(value, PRIME), weight), PRIME))
 
     for col in spec.columns:
-        c = qi(col)
+        c = quote_identifier(col)
         kind = kinds[col]
         terms.append('count(%s)' % c)
         if kind in ('int', 'bool'):
@@ -169,15 +168,15 @@ class SqliteSide(object):
     def __init__(self, conn, spec, kinds):
         self.conn = conn
         self.spec = spec
-        pk = qi(spec.pk)
-        table = qi(spec.name)
+        pk = quote_identifier(spec.pk)
+        table = quote_identifier(spec.name)
         terms, self._concat = summary_terms(spec, kinds, pk, 'sqlite')
         self._bucket_sql = 'SELECT %s FROM %s WHERE %s >= ? AND %s < ?' % (', '.join(terms), table, pk, pk)
         self._next_sql = 'SELECT min(%s) FROM %s WHERE %s >= ? AND %s < ?' % (pk, table, pk, pk)
         self._rows_sql = 'SELECT %s FROM %s WHERE %s >= ? AND %s < ? ORDER BY %s' % (
-            ', '.join(qi(c) for c in spec.columns), table, pk, pk, pk)
+            ', '.join(quote_identifier(c) for c in spec.columns), table, pk, pk, pk)
         self._by_ids_sql = 'SELECT %s FROM %s WHERE %s IN (%%s) ORDER BY %s' % (
-            ', '.join(qi(c) for c in spec.columns), table, pk, pk)
+            ', '.join(quote_identifier(c) for c in spec.columns), table, pk, pk)
         self._keys_sql = 'SELECT %s FROM %s WHERE %s IN (%%s)' % (pk, table, pk)
 
     def buckets(self, lo, hi, size):
@@ -222,7 +221,7 @@ class SqliteSide(object):
                 yield key
 
     def count(self):
-        return self.conn.execute('SELECT count(*) FROM %s' % qi(self.spec.name)).fetchone()[0]
+        return count_rows(self.conn, [self.spec.name])[self.spec.name]
 
 
 class PostgresSide(object):
@@ -242,9 +241,9 @@ class PostgresSide(object):
             raise ParityError('table %s.%s in PostgreSQL lacks the column(s) %s that SQLite has'
                               % (schema, spec.name, ', '.join(missing)))
         self.kinds = dict((c, column_kind(self.types[c])) for c in spec.columns)
-        self.table = '%s.%s' % (qi(schema), qi(spec.name))
-        self.pk = qi(spec.pk)
-        self.column_list = ', '.join(qi(c) for c in spec.columns)
+        self.table = '%s.%s' % (quote_identifier(schema), quote_identifier(spec.name))
+        self.pk = quote_identifier(spec.pk)
+        self.column_list = ', '.join(quote_identifier(c) for c in spec.columns)
         terms, self._concat = summary_terms(spec, self.kinds, self.pk, 'postgres')
         self._terms = ', '.join(terms)
 
@@ -413,8 +412,8 @@ def sync_table(sqlite_side, pg_side, diff, delete_extra=False, batch_size=1000):
     its own mirror write then waits for this transaction). Skipped keys stay differences for the next run."""
     ids = sorted(set(diff.missing) | set(diff.changed))
     columns = sqlite_side.spec.columns
-    updates = ', '.join('%s = EXCLUDED.%s' % (qi(c), qi(c)) for c in columns[1:]) or \
-        '%s = EXCLUDED.%s' % (qi(columns[0]), qi(columns[0]))
+    updates = ', '.join('%s = EXCLUDED.%s' % (quote_identifier(c), quote_identifier(c)) for c in columns[1:]) or \
+        '%s = EXCLUDED.%s' % (quote_identifier(columns[0]), quote_identifier(columns[0]))
     sql = 'INSERT INTO %s (%s) VALUES %%s ON CONFLICT (%s) DO UPDATE SET %s' % (
         pg_side.table, pg_side.column_list, pg_side.pk, updates)
     conn = pg_side.pg.conn

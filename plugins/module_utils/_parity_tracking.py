@@ -37,6 +37,8 @@ __metaclass__ = type
 import hashlib
 import uuid
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier, quote_literal
+
 PREFIX = '_ie_parity'
 CHANGES = '_ie_parity_changes'
 STATE = '_ie_parity_state'
@@ -48,14 +50,6 @@ PG_BATCH = 10000
 # The triggers run as the service's database user, which may not be the one installing them: the functions
 # write the bookkeeping tables with their owner's rights, with a search_path nobody else can plant objects in.
 DEFINER = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp'
-
-
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
-
-
-def ql(text):
-    return "'%s'" % text.replace("'", "''")
 
 
 def new_token():
@@ -71,17 +65,17 @@ def fingerprint(pairs):
 
 
 class SqliteTracker(object):
-    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection `ro`; writes
+    """Triggers and bookkeeping tables in the SQLite database. Reads use the snapshot connection; writes
     go through `write(action, statements)` (None in check mode), one transaction that retries a busy database."""
 
-    def __init__(self, ro, write):
-        self.ro = ro
+    def __init__(self, snapshot, write):
+        self.snapshot = snapshot
         self.write = write
 
     @staticmethod
     def triggers(spec):
         """{trigger name: CREATE TRIGGER statement} for one table, exactly as sqlite_master stores it."""
-        table, pk = qi(spec.name), qi(spec.pk)
+        table, pk = quote_identifier(spec.name), quote_identifier(spec.pk)
 
         # Two plain statements rather than an UPSERT: the triggers run inside the service's own connections,
         # whose SQLite library may be older than the one on this host.
@@ -89,23 +83,23 @@ class SqliteTracker(object):
             cond = ' AND %s' % where if where else ''
             return ('INSERT OR IGNORE INTO %s (table_name, row_key, gen) SELECT %s, %s.%s, 0 WHERE 1%s; '
                     'UPDATE %s SET gen = gen + 1 WHERE table_name = %s AND row_key = %s.%s%s;'
-                    % (CHANGES, ql(spec.name), ref, pk, cond, CHANGES, ql(spec.name), ref, pk, cond))
+                    % (CHANGES, quote_literal(spec.name), ref, pk, cond, CHANGES, quote_literal(spec.name), ref, pk, cond))
 
         name = PREFIX + '_' + spec.name
         return {
-            name + '_ins': 'CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s END' % (qi(name + '_ins'), table, mark('NEW')),
+            name + '_ins': 'CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s END' % (quote_identifier(name + '_ins'), table, mark('NEW')),
             name + '_upd': 'CREATE TRIGGER %s AFTER UPDATE ON %s BEGIN %s %s END' % (
-                qi(name + '_upd'), table, mark('NEW'), mark('OLD', 'OLD.%s IS NOT NEW.%s' % (pk, pk))),
-            name + '_del': 'CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s END' % (qi(name + '_del'), table, mark('OLD')),
+                quote_identifier(name + '_upd'), table, mark('NEW'), mark('OLD', 'OLD.%s IS NOT NEW.%s' % (pk, pk))),
+            name + '_del': 'CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s END' % (quote_identifier(name + '_del'), table, mark('OLD')),
         }
 
     def installed(self):
-        rows = self.ro.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
+        rows = self.snapshot.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
                                (len(PREFIX), PREFIX)).fetchall()
         return dict(rows)
 
     def has_tables(self):
-        names = set(row[0] for row in self.ro.execute(
+        names = set(row[0] for row in self.snapshot.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", (CHANGES, STATE)))
         return names == set([CHANGES, STATE])
 
@@ -124,7 +118,7 @@ class SqliteTracker(object):
                            'CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL, '
                            'fingerprint TEXT NOT NULL, checked_at TEXT NOT NULL)' % STATE]
             actions.append('sqlite: created %s and %s' % (CHANGES, STATE))
-        statements += ['DROP TRIGGER %s' % qi(name) for name in drops]
+        statements += ['DROP TRIGGER %s' % quote_identifier(name) for name in drops]
         statements += [wanted[name] for name in creates]
         actions += ['sqlite: created trigger %s' % name for name in creates]
         actions += ['sqlite: dropped trigger %s' % name for name in drops if name not in wanted]
@@ -134,10 +128,10 @@ class SqliteTracker(object):
 
     def removal(self):
         names = sorted(self.installed())
-        statements = ['DROP TRIGGER %s' % qi(name) for name in names]
+        statements = ['DROP TRIGGER %s' % quote_identifier(name) for name in names]
         actions = ['sqlite: dropped trigger %s' % name for name in names]
         for table in (CHANGES, STATE):
-            if self.ro.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
+            if self.snapshot.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone():
                 statements.append('DROP TABLE %s' % table)
                 actions.append('sqlite: dropped %s' % table)
         return statements, actions
@@ -149,11 +143,11 @@ class SqliteTracker(object):
     def state(self):
         if not self.has_tables():
             return None
-        row = self.ro.execute('SELECT token, fingerprint FROM %s WHERE id = 1' % STATE).fetchone()
+        row = self.snapshot.execute('SELECT token, fingerprint FROM %s WHERE id = 1' % STATE).fetchone()
         return tuple(row) if row else None
 
     def marks(self, name):
-        return dict(self.ro.execute('SELECT row_key, gen FROM %s WHERE table_name = ?' % CHANGES, (name,)))
+        return dict(self.snapshot.execute('SELECT row_key, gen FROM %s WHERE table_name = ?' % CHANGES, (name,)))
 
     def set_state(self, token, fp):
         self.write('storing the parity checkpoint', [(
@@ -173,7 +167,7 @@ class PostgresTracker(object):
     def __init__(self, pg, schema):
         self.pg = pg
         self.schema = schema
-        self.s = qi(schema)
+        self.s = quote_identifier(schema)
 
     def _functions(self):
         s = self.s
@@ -235,15 +229,15 @@ class PostgresTracker(object):
         wanted = set()
         trigger_sql = []
         for spec in specs:
-            table = '%s.%s' % (self.s, qi(spec.name))
+            table = '%s.%s' % (self.s, quote_identifier(spec.name))
             row, trunc = have.get((spec.name, PG_TRIGGER)), have.get((spec.name, PG_TRUNCATE_TRIGGER))
             wanted.update([(spec.name, PG_TRIGGER), (spec.name, PG_TRUNCATE_TRIGGER)])
             # The trigger must be enabled ('O') and pass this key column; anything else is recreated.
-            if row is None or row[0] != 'O' or '%s(%s)' % (PG_MARK, ql(spec.pk)) not in row[1]:
+            if row is None or row[0] != 'O' or '%s(%s)' % (PG_MARK, quote_literal(spec.pk)) not in row[1]:
                 if row is not None:
                     trigger_sql.append('DROP TRIGGER %s ON %s' % (PG_TRIGGER, table))
                 trigger_sql.append('CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
-                                   'EXECUTE PROCEDURE %s.%s(%s)' % (PG_TRIGGER, table, self.s, PG_MARK, ql(spec.pk)))
+                                   'EXECUTE PROCEDURE %s.%s(%s)' % (PG_TRIGGER, table, self.s, PG_MARK, quote_literal(spec.pk)))
                 actions.append('postgres: created trigger %s on %s' % (PG_TRIGGER, spec.name))
             if trunc is None or trunc[0] != 'O':
                 if trunc is not None:
@@ -252,7 +246,7 @@ class PostgresTracker(object):
                                    '%s.%s()' % (PG_TRUNCATE_TRIGGER, table, self.s, PG_FORGET))
                 actions.append('postgres: created trigger %s on %s' % (PG_TRUNCATE_TRIGGER, spec.name))
         for (name, trigger) in sorted(set(have) - wanted):
-            trigger_sql.append('DROP TRIGGER %s ON %s.%s' % (trigger, self.s, qi(name)))
+            trigger_sql.append('DROP TRIGGER %s ON %s.%s' % (trigger, self.s, quote_identifier(name)))
             actions.append('postgres: dropped trigger %s on %s' % (trigger, name))
         if functions != set([PG_MARK, PG_FORGET]) or trigger_sql:
             if functions != set([PG_MARK, PG_FORGET]):
@@ -268,7 +262,7 @@ class PostgresTracker(object):
         tables, functions = self._existing()
         statements, actions = [], []
         for (name, trigger) in sorted(have):
-            statements.append('DROP TRIGGER %s ON %s.%s' % (trigger, self.s, qi(name)))
+            statements.append('DROP TRIGGER %s ON %s.%s' % (trigger, self.s, quote_identifier(name)))
             actions.append('postgres: dropped trigger %s on %s' % (trigger, name))
         for fn in sorted(functions):
             statements.append('DROP FUNCTION %s.%s()' % (self.s, fn))

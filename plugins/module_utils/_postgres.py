@@ -186,6 +186,3 @@ class PostgresConnection(object):
     def __exit__(self, *exc):
         self.close()
 
-
-def quote_ident(name):
-    return '"%s"' % name.replace('"', '""')

@@ -24,8 +24,8 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres
     PostgresConnection,
     PostgresError,
     describe,
-    quote_ident,
 )
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
 
 POSTGRES_ORDER = ['activity', 'vacuum', 'analyze', 'reindex', 'stats', 'bloat']
 POSTGRES_WRITES = ['vacuum', 'analyze', 'reindex']
@@ -108,7 +108,7 @@ class PostgresMaintenance(MaintenanceRun):
         return wanted
 
     def qualified(self, table):
-        return '%s.%s' % (quote_ident(self.schema), quote_ident(table))
+        return '%s.%s' % (quote_identifier(self.schema), quote_identifier(table))
 
     def task_activity(self):
         rows = self.pg.query(ACTIVITY_SQL, action='reading pg_stat_activity')
@@ -154,6 +154,13 @@ class PostgresMaintenance(MaintenanceRun):
                 todo.append(table)
         return todo
 
+    def execute_step(self, statement, action, done, item):
+        """Run one write and note it where a later failure reports it: executed_queries, `done`, changed."""
+        self.pg.execute(statement, action=action)
+        self.record(statement)
+        done.append(item)
+        self.partial['changed'] = True
+
     def _vacuum(self, statement, what):
         tables = self.tables()
         todo = self._needs(tables, what)
@@ -165,10 +172,8 @@ class PostgresMaintenance(MaintenanceRun):
             self.partial['tables'] = done
             for table in todo:
                 # autocommit: VACUUM cannot run inside a transaction block.
-                self.pg.execute('%s %s' % (statement, self.qualified(table)), action='%s of %s' % (statement, table))
-                self.record('%s %s' % (statement, self.qualified(table)))
-                done.append(table)
-                self.partial['changed'] = True
+                self.execute_step('%s %s' % (statement, self.qualified(table)), '%s of %s' % (statement, table),
+                                  done, table)
                 self.progress = 'ran %s on %s' % (statement, ', '.join(done))
         verb = 'would run' if self.check else 'ran'
         return dict(changed=bool(todo), tables=todo,
@@ -200,18 +205,12 @@ class PostgresMaintenance(MaintenanceRun):
             done_dropped, done_tables = [], []
             self.partial.update(concurrently=concurrently, dropped_invalid=done_dropped, tables=done_tables)
             for name in dropped:
-                statement = 'DROP INDEX %s%s' % (how, self.qualified(name))
-                self.pg.execute(statement, action='dropping invalid index %s' % name)
-                self.record(statement)
-                done_dropped.append(name)
-                self.partial['changed'] = True
+                self.execute_step('DROP INDEX %s%s' % (how, self.qualified(name)), 'dropping invalid index %s' % name,
+                                  done_dropped, name)
                 self.progress = 'dropped the invalid index(es) %s' % ', '.join(done_dropped)
             for table in tables:
-                statement = 'REINDEX TABLE %s%s' % (how, self.qualified(table))
-                self.pg.execute(statement, action='REINDEX of %s' % table)
-                self.record(statement)
-                done_tables.append(table)
-                self.partial['changed'] = True
+                self.execute_step('REINDEX TABLE %s%s' % (how, self.qualified(table)), 'REINDEX of %s' % table,
+                                  done_tables, table)
                 self.progress = 'rebuilt the indexes of %s%s' % (', '.join(done_tables), (
                     ' and dropped %s' % ', '.join(done_dropped)) if done_dropped else '')
         verb = 'would rebuild' if self.check else 'rebuilt'

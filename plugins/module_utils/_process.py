@@ -7,7 +7,7 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Pidfile-based process helpers for Linux (/proc): read, write, identify, start and stop.
+"""Process helpers for Linux (/proc): pidfiles, liveness, identity, open files, start and stop.
 
 A pid is only trusted when /proc/<pid>/cmdline still matches the command that was started,
 so a pidfile left behind by a crash or a reboot never makes an unrelated process look like ours.
@@ -96,33 +96,46 @@ def remove_pidfile(path):
 # /proc inspection
 # ---------------------------------------------------------------------------------------------
 
-def read_cmdline(pid):
-    """argv of `pid` as a list, [] for a zombie or kernel thread, None when the pid is gone."""
+def _read_proc(pid, name, mode="r"):
+    """Contents of /proc/<pid>/<name>, None when the process is gone (or hidden from this user)."""
     try:
-        with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as handle:
-            raw = handle.read()
+        with open(os.path.join(PROC, str(pid), name), mode) as handle:
+            return handle.read()
     except (IOError, OSError):
+        return None
+
+
+def read_cmdline(pid, errors="surrogateescape"):
+    """argv of `pid` as a list, [] for a zombie or kernel thread, None when the pid is gone. errors='replace'
+    for argv that goes into a module result (which must be valid UTF-8)."""
+    raw = _read_proc(pid, "cmdline", "rb")
+    if raw is None:
         return None
     if not raw:
         return []
-    return [part.decode("utf-8", "surrogateescape") for part in raw.rstrip(b"\0").split(b"\0")]
+    return [part.decode("utf-8", errors) for part in raw.rstrip(b"\0").split(b"\0")]
 
 
 def _stat_fields(pid):
     """Fields of /proc/<pid>/stat after the `(comm)` field (index 0 is the state), or None."""
-    try:
-        with open(os.path.join(PROC, str(pid), "stat"), "r") as handle:
-            data = handle.read()
-    except (IOError, OSError):
+    data = _read_proc(pid, "stat")
+    if data is None:
         return None
     return data[data.rfind(")") + 2:].split()
 
 
 def is_alive(pid):
-    """True when `pid` exists and is not a zombie (zombies cannot serve anything)."""
+    """True when `pid` exists and is not a zombie (zombies cannot serve anything, nor hold a file)."""
     fields = _stat_fields(pid)
     if fields is None:
-        return False
+        if os.path.isdir(PROC):
+            return False
+        # Without /proc (a container that does not mount it), signal 0 still tells; EPERM means it exists.
+        try:
+            os.kill(pid, 0)
+        except OSError as exc:
+            return exc.errno == errno.EPERM
+        return True
     return fields[0] not in ("Z", "X", "x")
 
 
@@ -190,6 +203,53 @@ def inspect(pidfile, command):
     return result
 
 
+def process_user(pid):
+    """Name of the user `pid` runs as, None when unknown."""
+    try:
+        import pwd  # pylint: disable=import-outside-toplevel
+        return pwd.getpwuid(os.stat(os.path.join(PROC, str(pid))).st_uid).pw_name
+    except (OSError, KeyError, ImportError):
+        return None
+
+
+def _open_files(pid, targets):
+    """The paths among `targets` that `pid` has open; None when its descriptors cannot be read."""
+    fd_dir = os.path.join(PROC, str(pid), "fd")
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return None
+    files = set()
+    for fd in fds:
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target in targets:
+            files.add(target)
+    return files
+
+
+def holders_of(paths):
+    """Processes (other than this one) that have any of the existing `paths` open, read-only from
+    /proc/*/fd: the guide's `fuser`. Returns ([{pid, user, cmdline, files}], how many processes could not be
+    inspected)."""
+    targets = set(os.path.realpath(path) for path in paths if os.path.exists(path))
+    holders, unreadable = [], 0
+    me = os.getpid()
+    for entry in os.listdir(PROC):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        files = _open_files(pid, targets)
+        if files is None:
+            unreadable += 1
+        elif files:
+            holders.append(dict(pid=pid, user=process_user(pid), cmdline=read_cmdline(pid, errors="replace") or [],
+                                files=sorted(files)))
+    return sorted(holders, key=lambda h: h["pid"]), unreadable
+
+
 # ---------------------------------------------------------------------------------------------
 # Start / stop
 # ---------------------------------------------------------------------------------------------
@@ -241,25 +301,32 @@ def _wait_gone(pid, timeout):
     return not is_alive(pid)
 
 
-def _signal(pid, sig):
-    """Signal the process group when `pid` leads one (the start path creates a new session), so
-    workers forked by the service go too; otherwise just the pid."""
+def _signal(pid, sig, group):
+    """Signal the process group when `group` and `pid` leads one (the start path creates a new session), so
+    workers forked by the service go too; otherwise just the pid. False when the process is already gone."""
     try:
-        if os.getpgid(pid) == pid:
+        if group and os.getpgid(pid) == pid:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
     except OSError as exc:
         if exc.errno != errno.ESRCH:
             raise
+        return False
+    return True
 
 
-def stop(pid, timeout):
-    """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Returns 'SIGTERM' or 'SIGKILL'."""
-    _signal(pid, signal.SIGTERM)
+def stop(pid, timeout, group=True, kill_wait=10):
+    """SIGTERM, wait up to `timeout` seconds, then SIGKILL and wait up to `kill_wait` seconds.
+
+    Returns 'gone' (it had ended before the SIGTERM), 'terminated' (SIGTERM ended it) or 'killed'.
+    Raises ProcessError when it survives SIGKILL (a process stuck in the kernel, in state D)."""
+    if not _signal(pid, signal.SIGTERM, group):
+        return "gone"
     if _wait_gone(pid, timeout):
-        return "SIGTERM"
-    _signal(pid, signal.SIGKILL)
-    if not _wait_gone(pid, 10):
-        raise ProcessError("process %d survived SIGKILL" % pid)
-    return "SIGKILL"
+        return "terminated"
+    _signal(pid, signal.SIGKILL, group)
+    if not _wait_gone(pid, kill_wait):
+        raise ProcessError("process %d survived SIGKILL for %g seconds (stuck in the kernel? see its state in "
+                           "/proc/%d/stat)" % (pid, kill_wait, pid))
+    return "killed"

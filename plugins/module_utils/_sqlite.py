@@ -7,7 +7,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""SQLite helpers for backup and restore: online snapshot, integrity check, row counts.
+"""SQLite helpers shared by backup, restore, maintenance and parity: online snapshot, integrity check, row
+counts, the names of a database's side files.
 
 The snapshot uses SQLite's online backup API (sqlite3.Connection.backup) in one step: in WAL mode
 (the service's journal mode) the copy reads one consistent snapshot while the service keeps
@@ -21,6 +22,8 @@ __metaclass__ = type
 import os
 import sqlite3
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
+
 SIDECARS = ('-wal', '-shm', '-journal')
 
 
@@ -30,10 +33,6 @@ class SqliteError(Exception):
     def __init__(self, message, disk_full=False):
         super(SqliteError, self).__init__(message)
         self.disk_full = disk_full
-
-
-def _quote_ident(name):
-    return '"%s"' % name.replace('"', '""')
 
 
 def fsync_path(path, directory=False):
@@ -109,15 +108,41 @@ def _uri_path(path):
     return quote(os.path.abspath(path))
 
 
+def check_messages(conn, quick=False, max_errors=None):
+    """PRAGMA integrity_check (or quick_check, at most `max_errors` messages) on an open connection: its
+    messages, ['ok'] for a sound database. Raises sqlite3.DatabaseError when the check cannot run."""
+    pragma = 'quick_check' if quick else 'integrity_check'
+    if max_errors is not None:
+        pragma += '(%d)' % int(max_errors)
+    return [row[0] for row in conn.execute('PRAGMA %s' % pragma)]
+
+
+def user_tables(conn):
+    return [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+
+def count_rows(conn, tables=None):
+    """{table: row count} of every user table, or of `tables` (None for a name the database does not have)."""
+    if tables is None:
+        tables = present = user_tables(conn)
+    else:
+        present = set(row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"))
+    return dict((name, conn.execute('SELECT count(*) FROM %s' % quote_identifier(name)).fetchone()[0]
+                 if name in present else None) for name in tables)
+
+
+def _open(path, immutable):
+    return _open_ro(path) if immutable else _tune(sqlite3.connect(path, isolation_level=None))
+
+
 def integrity_check(path, immutable=True, quick=False):
-    """PRAGMA integrity_check (or quick_check); returns the list of messages (['ok'] for a sound database)."""
+    """check_messages of the database file `path` (['ok'] for a sound database, the reason when it cannot be
+    checked)."""
     try:
-        if immutable:
-            conn = _open_ro(path)
-        else:
-            conn = _tune(sqlite3.connect(path, isolation_level=None))
+        conn = _open(path, immutable)
         try:
-            return [row[0] for row in conn.execute('PRAGMA %s' % ('quick_check' if quick else 'integrity_check'))]
+            return check_messages(conn, quick=quick)
         finally:
             conn.close()
     except (sqlite3.DatabaseError, SqliteError) as exc:
@@ -126,14 +151,11 @@ def integrity_check(path, immutable=True, quick=False):
 
 
 def row_counts(path, immutable=True):
-    """{table: row count} for every user table."""
+    """count_rows of every user table of the database file `path`."""
     try:
-        conn = _open_ro(path) if immutable else _tune(sqlite3.connect(path, isolation_level=None))
+        conn = _open(path, immutable)
         try:
-            tables = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-            return dict((table, conn.execute('SELECT count(*) FROM %s' % _quote_ident(table)).fetchone()[0])
-                        for table in tables)
+            return count_rows(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

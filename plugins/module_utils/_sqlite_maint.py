@@ -19,12 +19,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import signal
 import sqlite3
 import time
 from urllib.parse import quote
 
-SIDECARS = ('-wal', '-shm', '-journal')
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._process import holders_of
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sqlite import SIDECARS, count_rows, sidecar_paths
+
 GUIDE_INDEXES = ['idx_item_master_code', 'idx_inventory_counts_date', 'idx_ai_forecasts_entity']
 GUIDE_COUNT_TABLES = ['inventory_count_items', 'processed_invoices', 'ai_forecasts']
 
@@ -35,10 +36,6 @@ class SqliteMaintError(Exception):
 
 class SqliteBusyError(SqliteMaintError):
     """Another connection held the database lock for longer than the busy timeout (and the retries)."""
-
-
-def qi(name):
-    return '"%s"' % name.replace('"', '""')
 
 
 def connect(path, busy_timeout_ms=30000, readonly=False):
@@ -150,19 +147,6 @@ def journal_mode(conn):
     return conn.execute('PRAGMA journal_mode').fetchone()[0].lower()
 
 
-def integrity_check(conn, quick=False, max_errors=100):
-    pragma = 'quick_check' if quick else 'integrity_check'
-    try:
-        rows = [row[0] for row in conn.execute('PRAGMA %s(%d)' % (pragma, int(max_errors)))]
-    except sqlite3.DatabaseError as exc:
-        if is_busy(exc):
-            raise
-        # "database disk image is malformed" before the check could even list problems.
-        rows = [str(exc)]
-    ok = rows == ['ok']
-    return dict(ok=ok, errors=[] if ok else rows)
-
-
 def has_dbstat(conn):
     try:
         conn.execute('SELECT 1 FROM dbstat LIMIT 1').fetchall()
@@ -206,9 +190,7 @@ def analyze_needed(conn):
     recorded = {}
     for tbl, _idx, stat in stats:
         recorded.setdefault(tbl, int((stat or '0').split()[0]))
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                "AND name NOT LIKE 'sqlite_%'").fetchall():
-        count = conn.execute('SELECT count(*) FROM %s' % qi(name)).fetchone()[0]
+    for name, count in count_rows(conn).items():
         if count and recorded.get(name) != count:
             return True
     return False
@@ -233,91 +215,8 @@ def table_sizes(conn, top=10):
     return [dict(name=r[0], bytes=r[1], pages=r[2]) for r in rows]
 
 
-def row_counts(conn, tables):
-    result = {}
-    for name in tables:
-        try:
-            result[name] = conn.execute('SELECT count(*) FROM %s' % qi(name)).fetchone()[0]
-        except sqlite3.OperationalError:
-            result[name] = None
-    return result
-
-
 # --- processes holding the database file (the guide's `fuser` / `lsof`) --------------------------------------
 
-def _cmdline(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            return [part.decode('utf-8', 'replace') for part in handle.read().split(b'\0') if part]
-    except OSError:
-        return []
-
-
-def _owner(pid):
-    try:
-        import pwd  # pylint: disable=import-outside-toplevel
-        return pwd.getpwuid(os.stat('/proc/%d' % pid).st_uid).pw_name
-    except (OSError, KeyError):
-        return None
-
-
 def find_holders(path):
-    """Processes with the database or its -wal/-shm/-journal open, read-only from /proc/*/fd.
-    Returns [{pid, user, cmdline, files}] and the number of processes that could not be inspected."""
-    targets = set()
-    for candidate in [path] + [path + s for s in SIDECARS]:
-        if os.path.exists(candidate):
-            targets.add(os.path.realpath(candidate))
-    holders, unreadable = [], 0
-    me = os.getpid()
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        pid = int(entry)
-        try:
-            fds = os.listdir('/proc/%d/fd' % pid)
-        except OSError:
-            unreadable += 1
-            continue
-        files = set()
-        for fd in fds:
-            try:
-                target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
-            except OSError:
-                continue
-            if target in targets:
-                files.add(target)
-        if files:
-            holders.append(dict(pid=pid, user=_owner(pid), cmdline=_cmdline(pid), files=sorted(files)))
-    return sorted(holders, key=lambda h: h['pid']), unreadable
-
-
-def stop_process(pid, timeout=10.0):
-    """SIGTERM, then SIGKILL after `timeout` seconds. Returns 'terminated', 'killed' or 'gone'."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return 'gone'
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return 'terminated'
-        time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return 'terminated'
-    for dummy in range(50):
-        if not _alive(pid):
-            break
-        time.sleep(0.1)
-    return 'killed'
-
-
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as handle:
-            state = handle.read().rsplit(')', 1)[1].split()[0]
-        return state != 'Z'
-    except (OSError, IndexError):
-        return False
+    """Processes with the database or its -wal/-shm/-journal open (_process.holders_of)."""
+    return holders_of([path] + sidecar_paths(path))

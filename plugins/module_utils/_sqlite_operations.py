@@ -17,11 +17,12 @@ import os
 import shutil
 import sqlite3
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite_maint
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _process, _sqlite, _sqlite_maint
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._maintenance_run import (
     MaintenanceRun,
     run_maintenance,
 )
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
 
 # Checks first, writes after, statistics last: a failed check stops the run before anything is written.
 SQLITE_ORDER = ['holders', 'integrity_check', 'quick_check', 'wal', 'vacuum', 'reindex', 'analyze', 'optimize',
@@ -50,13 +51,21 @@ class SqliteMaintenance(MaintenanceRun):
         return _sqlite_maint.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
                                   busy_timeout_ms=self.busy_ms)
 
+    def stop_holder(self, pid):
+        """Stop one lock holder: just the pid, not its process group (it may be an operator's shell job)."""
+        try:
+            return _process.stop(pid, self.p['stop_timeout'], group=False, kill_wait=5)
+        except _process.ProcessError as exc:
+            raise _sqlite_maint.SqliteMaintError('stopping the lock holders of %s failed: %s; stop it by hand or '
+                                                 'reboot the host' % (self.path, exc))
+
     def task_holders(self):
         holders, unreadable = _sqlite_maint.find_holders(self.path)
         stopped = []
         self.partial.update(processes=holders, stopped=stopped, unreadable=unreadable)
         if self.p.get('stop_holders') and holders:
             for holder in holders:
-                outcome = 'would stop' if self.check else _sqlite_maint.stop_process(holder['pid'], self.p['stop_timeout'])
+                outcome = 'would stop' if self.check else self.stop_holder(holder['pid'])
                 stopped.append(dict(pid=holder['pid'], outcome=outcome))
                 if not self.check:
                     self.partial['changed'] = True
@@ -71,10 +80,19 @@ class SqliteMaintenance(MaintenanceRun):
             msg += '; %d process(es) could not be inspected (run as root to see them all)' % unreadable
         return dict(changed=bool(stopped), processes=holders, stopped=stopped, unreadable=unreadable, message=msg)
 
+    def run_check(self, quick):
+        try:
+            return _sqlite.check_messages(self.conn, quick=quick, max_errors=100)
+        except sqlite3.DatabaseError as exc:
+            if _sqlite_maint.is_busy(exc):
+                raise  # retried
+            # "database disk image is malformed" before the check could even list problems.
+            return [str(exc)]
+
     def _check(self, quick):
         name = 'quick_check' if quick else 'integrity_check'
-        result = self.retry(name, lambda: _sqlite_maint.integrity_check(self.conn, quick=quick))
-        result['changed'] = False
+        messages = self.retry(name, lambda: self.run_check(quick))
+        result = dict(ok=messages == ['ok'], errors=[] if messages == ['ok'] else messages, changed=False)
         result['message'] = 'ok' if result['ok'] else '%d problem(s): %s' % (
             len(result['errors']), '; '.join(result['errors'][:5]))
         if not result['ok']:
@@ -162,12 +180,12 @@ class SqliteMaintenance(MaintenanceRun):
         todo = [n for n in names if self.p['reindex_force'] or frag[n] is None or frag[n] > threshold]
         if todo and self.check:
             for name in todo:
-                self.record('REINDEX %s' % _sqlite_maint.qi(name))
+                self.record('REINDEX %s' % quote_identifier(name))
         elif todo:
             rebuilt = []
             self.partial.update(fragmentation=frag, rebuilt=rebuilt)
             for name in todo:
-                statement = 'REINDEX %s' % _sqlite_maint.qi(name)
+                statement = 'REINDEX %s' % quote_identifier(name)
                 self.retry('REINDEX %s' % name, lambda statement=statement: self.conn.execute(statement))
                 self.record(statement)
                 rebuilt.append(name)
@@ -205,7 +223,7 @@ class SqliteMaintenance(MaintenanceRun):
         sizes = _sqlite_maint.file_sizes(self.path)
         tables = _sqlite_maint.table_sizes(self.conn, self.p['top'])
         result = dict(changed=False, files=sizes, pages=_sqlite_maint.page_stats(self.conn), tables=tables,
-                      row_counts=_sqlite_maint.row_counts(self.conn, self.p['count_tables']),
+                      row_counts=_sqlite.count_rows(self.conn, self.p['count_tables']),
                       journal_mode=_sqlite_maint.journal_mode(self.conn))
         result['message'] = '%d bytes (+%d in WAL), %.1f%% free pages%s' % (
             sizes['db'], sizes.get('wal', 0), result['pages']['free_ratio'] * 100,

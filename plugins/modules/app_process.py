@@ -341,8 +341,21 @@ def _result(pid, cmdline, stale, **extra):
     return result
 
 
-def main():
-    module = AnsibleModule(
+# What app_process reports as stop_signal for each outcome of _process.stop (a process that ended by itself
+# between the check and the stop counts as stopped by the SIGTERM, as before).
+STOP_SIGNALS = {"gone": "SIGTERM", "terminated": "SIGTERM", "killed": "SIGKILL"}
+
+
+def _stop(module, name, pid, timeout):
+    """Stop the running process; returns the signal that ended it, fails the module when it cannot."""
+    try:
+        return STOP_SIGNALS[_process.stop(pid, timeout)]
+    except (_process.ProcessError, OSError) as exc:
+        module.fail_json(msg="%s: cannot stop pid %s: %s" % (name, pid, to_native(exc)))
+
+
+def create_module():
+    return AnsibleModule(
         argument_spec=dict(
             name=dict(type="str"),
             command=dict(type="list", elements="str"),
@@ -360,6 +373,10 @@ def main():
         required_if=[("state", "started", ["command"]), ("state", "restarted", ["command"])],
         supports_check_mode=True,
     )
+
+
+def main():
+    module = create_module()
     if pwd is None or not os.path.isdir(_process.PROC):
         module.fail_json(msg="app_process needs Linux with /proc")
 
@@ -406,10 +423,7 @@ def main():
     identity = _Identity(module, params["user"], params["group"]) if state != "stopped" else None
     extra = {}
     if running:
-        try:
-            extra["stop_signal"] = _process.stop(current["pid"], params["stop_timeout"])
-        except (_process.ProcessError, OSError) as exc:
-            module.fail_json(msg="%s: cannot stop pid %s: %s" % (name, current["pid"], to_native(exc)))
+        extra["stop_signal"] = _stop(module, name, current["pid"], params["stop_timeout"])
         msgs.append("stopped %s (pid %s, %s)" % (name, current["pid"], extra["stop_signal"]))
     _process.remove_pidfile(pidfile)
 

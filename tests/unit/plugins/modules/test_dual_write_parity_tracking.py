@@ -25,7 +25,7 @@ from psycopg2.extras import execute_values
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import dual_write_parity
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_tracking as track
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity_run, _parity_tracking
 
 ROWS = 3000
 
@@ -237,7 +237,7 @@ def test_clearing_keeps_a_mark_written_after_the_snapshot(tmp_path):
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
     from ansible_collections.inventory_enterprise.ops.plugins.module_utils._parity import TableSpec
     spec = TableSpec.from_sqlite(conn, "t")
-    tracker = track.SqliteTracker(conn, dual_write_parity.sqlite_writer(conn, path))
+    tracker = _parity_tracking.SqliteTracker(conn, _parity_run.sqlite_writer(conn, path))
     statements, actions = tracker.plan([spec])
     tracker.run("install", statements)
     assert len(actions) == 4 and tracker.plan([spec]) == ([], [])
