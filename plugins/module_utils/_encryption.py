@@ -155,13 +155,7 @@ def partial_name(dest):
 def stale_partials(dest):
     """Partial outputs for `dest` left by killed runs (their pid is gone)."""
     pattern = re.compile(r'^\.%s\.partial-(\d+)$' % re.escape(os.path.basename(dest)))
-    directory = os.path.dirname(dest) or '.'
-    found = []
-    for name in os.listdir(directory):
-        match = pattern.match(name)
-        if match and not _archive.pid_alive(int(match.group(1))):
-            found.append(os.path.join(directory, name))
-    return found
+    return _archive.stale_leftovers(os.path.dirname(dest) or '.', pattern)
 
 
 def _write_atomically(dest, work):
