@@ -331,3 +331,55 @@ def test_compare_keys(pair, statements, keys, expected):
     else:
         assert (diff.missing, diff.extra, diff.changed) == expected
         assert diff.method == 'incremental' and diff.keys_checked == len(keys)
+
+
+# (id, keys asked, batch size); the table holds keys 1..20
+BY_IDS = [
+    ('none', [], 2),
+    ('one', [7], 500),
+    ('unsorted, across batch edges', [20, 1, 5, 3, 2], 2),
+    ('absent keys left out', [0, 4, 21, -1, 10 ** 12], 2),
+    ('exactly one batch', [1, 2, 3], 3),
+]
+
+
+@pytest.mark.parametrize('keys, batch', [row[1:] for row in BY_IDS], ids=[row[0] for row in BY_IDS])
+def test_rows_by_ids_and_existing(pair, keys, batch):
+    make, _pg_do = pair
+    rows = keyed(['row %d' % n for n in range(1, 21)])
+    ours, theirs = make('TEXT', 'text', rows)
+    expected = [(key, rows[key]) for key in sorted(keys) if key in rows]
+    assert list(ours.rows_by_ids(keys, batch=batch)) == expected
+    assert sorted(theirs.rows_by_ids(keys, batch=batch)) == expected
+    assert sorted(ours.existing(keys, batch=batch)) == [key for key, _value in expected]
+
+
+# (id, PostgreSQL statements before the comparison, SQLite statements after it, delete_extra, batch size,
+#  (upserted, deleted, skipped), in sync afterwards)
+SYNCS = [
+    ('changed and missing rows upserted', ["UPDATE TABLE SET v = 'x' WHERE id = 2", 'DELETE FROM TABLE WHERE id = 3'],
+     [], False, 1000, (2, 0, []), True),
+    ('in batches smaller than the work', ['UPDATE TABLE SET v = NULL WHERE id <= 5'], [], False, 2, (5, 0, []), True),
+    ('extra row kept unless asked', ["INSERT INTO TABLE VALUES (99, 'x')"], [], False, 1000, (0, 0, []), False),
+    ('extra row deleted when asked', ["INSERT INTO TABLE VALUES (99, 'x')"], [], True, 1000, (0, 1, []), True),
+    ('row SQLite lost since the comparison is skipped', ['DELETE FROM TABLE WHERE id = 3'],
+     ['DELETE FROM t WHERE id = 3'], False, 1000, (0, 0, [3]), True),
+    ('row SQLite changed since is written as SQLite has it now', ["UPDATE TABLE SET v = 'x' WHERE id = 4"],
+     ["UPDATE t SET v = 'newer' WHERE id = 4"], False, 1000, (1, 0, []), True),
+    ('extra row SQLite gained since is kept', ["INSERT INTO TABLE VALUES (99, 'x')"],
+     ["INSERT INTO t VALUES (99, 'x')"], True, 1000, (0, 0, [99]), True),
+]
+
+
+@pytest.mark.parametrize('pg_statements, sqlite_statements, delete_extra, batch, outcome, in_sync',
+                         [row[1:] for row in SYNCS], ids=[row[0] for row in SYNCS])
+def test_sync_table(pair, pg_statements, sqlite_statements, delete_extra, batch, outcome, in_sync):
+    make, pg_do = pair
+    ours, theirs = make('TEXT', 'text', keyed(['row %d' % n for n in range(1, 11)]))
+    for statement in pg_statements:
+        pg_do(statement)
+    diff = _parity.compare_table(ours, theirs)
+    for statement in sqlite_statements:
+        ours.conn.execute(statement)
+    assert _parity.sync_table(ours, theirs, diff, delete_extra=delete_extra, batch_size=batch) == outcome
+    assert _parity.compare_table(ours, theirs).in_sync is in_sync
