@@ -15,6 +15,7 @@ import itertools
 import sqlite3
 
 import pytest
+from psycopg2.extras import execute_values
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres import PostgresConnection
@@ -173,10 +174,12 @@ def pair(tmp_path, pg):
 
     def make(sqlite_type, pg_type, rows):
         lite.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v %s)' % sqlite_type)
-        lite.executemany('INSERT INTO t VALUES (?, ?)', sorted(rows.items()))
+        with lite:  # one transaction, not one per row
+            lite.execute('BEGIN')
+            lite.executemany('INSERT INTO t VALUES (?, ?)', sorted(rows.items()))
         pg.execute('CREATE TABLE %s.t (id bigint PRIMARY KEY, v %s)' % (schema, pg_type))
-        for key, value in sorted(rows.items()):
-            pg.execute('INSERT INTO %s.t VALUES (%%s, %%s)' % schema, (key, value))
+        with pg.conn.cursor() as cur:
+            execute_values(cur, 'INSERT INTO %s.t VALUES %%s' % schema, sorted(rows.items()))
         pg.conn.commit()
         spec = _parity.TableSpec.from_sqlite(lite, 't')
         theirs = _parity.PostgresSide(pg, spec, schema)
