@@ -22,6 +22,7 @@ import os
 import tarfile
 
 import pytest
+import zstandard
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._archive import (
     ArchiveRejected,
@@ -75,7 +76,6 @@ def write_archive(directory_path, entries, name=ARCHIVE, manifest=None, tar_form
         for info, data in entries:
             tar.addfile(info, io.BytesIO(data) if info.size else None)
     if compression == 'zstd':
-        import zstandard
         packed = zstandard.ZstdCompressor().compress(plain.getvalue())
     else:
         packed = gzip.compress(plain.getvalue())
