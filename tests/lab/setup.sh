@@ -5,6 +5,8 @@
 #   - prometheus (mon1 runs it), redis-server and PostgreSQL (db1 runs its own instances),
 #   - util-linux (unshare, nsenter, setpriv, mount), procps (pgrep) and python3-venv (the service's venv),
 #   - cron (crontab, which the backup role's schedule needs; entries go to each host's private /etc/cron.d).
+#   - sqlite3, zstd, curl, psql (postgresql-client) and redis-cli (redis-tools): the molecule verifiers check
+#     with these independent tools, never with the modules under test.
 # Daemons are never started by the install: the lab starts its own, on loopback addresses only, and a
 # packaged sshd or Prometheus listening on 0.0.0.0 would take the ports the lab hosts need.
 set -euo pipefail
@@ -18,6 +20,11 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 command -v pgrep >/dev/null || need+=(procps)
 command -v crontab >/dev/null || need+=(cron)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v zstd >/dev/null || need+=(zstd)
+command -v curl >/dev/null || need+=(curl)
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v redis-cli >/dev/null || need+=(redis-tools)
 # The service's virtualenv on the lab hosts is made with the system Python (group_vars/all.yml).
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 
