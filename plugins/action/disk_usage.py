@@ -34,7 +34,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._checks i
 
 MARK = '@@inventory_enterprise.disk_usage'
 # POSIX df -P: Filesystem, 1024-blocks, Used, Available, Capacity, Mounted on (names may hold spaces).
-DF_LINE = re.compile(r'^(?P<fs>.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+(?P<cap>\d+|-)%\s+(?P<mount>/.*)$')
+DF_LINE = re.compile(r'^(?P<fs>.*?)\s+(?P<size>\d+)\s+(?P<used>\d+)\s+(?P<avail>\d+)\s+(?P<cap>\d+%|-%?)\s+(?P<mount>/.*)$')
 
 
 def df_command(paths):

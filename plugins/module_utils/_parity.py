@@ -137,7 +137,7 @@ def summary_terms(spec, kinds, pk_expr, engine):
             integer_sums(fraction)
         else:
             if kind == 'blob':
-                text = 'hex(%s)' % c if sqlite else "upper(encode(%s, 'hex'))" % c
+                text = 'CASE WHEN %s IS NULL THEN NULL ELSE hex(%s) END' % (c, c) if sqlite else "upper(encode(%s, 'hex'))" % c
             else:
                 text = c if sqlite else '%s::text' % c
             terms.append('sum(%s)' % mod('(length(%s) + 1) * %s' % (text, weight), PRIME))
@@ -291,7 +291,11 @@ def _same(a, b):
             x = x.tobytes()
         if isinstance(y, memoryview):
             y = y.tobytes()
-        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
+        if isinstance(x, int) and isinstance(y, int):
+            # Exactly: past 2**53 two integers can share one float.
+            if x != y:
+                return False
+        elif isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
             if float(x) != float(y):
                 return False
         elif x != y:

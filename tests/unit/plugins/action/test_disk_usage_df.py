@@ -83,11 +83,8 @@ def test_one_path(block, parsed):
     assert parse_df(answer(block), ['/p']) == {0: parsed}
 
 
-@pytest.mark.xfail(strict=True, reason='GNU df prints "-" without "%" as the capacity of a filesystem with no '
-                                       'blocks (proc, sysfs); DF_LINE requires "%", so such a path is reported '
-                                       'as a failed df instead of 0 bytes used')
 def test_gnu_capacity_dash_of_a_zero_block_filesystem():
-    # df -P -k /proc on this machine (GNU coreutils 9.1).
+    # df -P -k /proc on this machine (GNU coreutils 9.1): a filesystem with no blocks has "-", without "%".
     assert parse_df(answer([GNU_HEADER, 'proc                     0     0         0        - /proc']),
                     ['/proc']) == {0: (0, 0, 0)}
 

@@ -58,13 +58,11 @@ SAME = [
     ('different lengths', (1, 'a'), (1, 'a', None), False),
     ('integers differing by one', (1, 2 ** 53 - 1), (1, 2 ** 53 - 2), False),
 ]
-SAME_KNOWN_WRONG = pytest.param(
-    (1, 2 ** 62 + 1), (1, 2 ** 62), False, id='integers above 2^53 differing by one',
-    marks=pytest.mark.xfail(strict=True, reason='_same compares ints through float(), which cannot tell '
-                                                '2^62 + 1 from 2^62: such a change is reported in sync'))
+# Integers past 2**53 share floats: compared exactly, a change of one is still found.
+SAME_BEYOND_FLOATS = pytest.param((1, 2 ** 62 + 1), (1, 2 ** 62), False, id='integers above 2^53 differing by one')
 
 
-@pytest.mark.parametrize('mine, other, same', [pytest.param(*row[1:], id=row[0]) for row in SAME] + [SAME_KNOWN_WRONG])
+@pytest.mark.parametrize('mine, other, same', [pytest.param(*row[1:], id=row[0]) for row in SAME] + [SAME_BEYOND_FLOATS])
 def test_same(mine, other, same):
     assert _parity._same(mine, other) is same  # pylint: disable=protected-access
 
@@ -238,16 +236,14 @@ SUMMARIES = [
 ]
 
 
-SUMMARY_KNOWN_WRONG = pytest.param(
-    'BLOB', 'bytea', keyed([b'a', None]), 'UPDATE TABLE SET v = NULL WHERE id = 1', id='NULL blob',
-    marks=pytest.mark.xfail(strict=True, reason="SQLite's hex(NULL) is '' where PostgreSQL's encode(NULL) is "
-                                                'NULL: a bucket with a NULL BLOB never summarises alike, so it is '
-                                                'always compared row by row and counted in chunks_differing'))
+# SQLite's hex(NULL) is '' where PostgreSQL's encode(NULL) is NULL: a NULL BLOB must summarise alike in both.
+SUMMARY_NULL_BLOB = pytest.param(
+    'BLOB', 'bytea', keyed([b'a', None]), 'UPDATE TABLE SET v = NULL WHERE id = 1', id='NULL blob')
 
 
 @pytest.mark.parametrize('size', [1, 7, 1000])
 @pytest.mark.parametrize('sqlite_type, pg_type, rows, change',
-                         [pytest.param(*row[1:], id=row[0]) for row in SUMMARIES] + [SUMMARY_KNOWN_WRONG])
+                         [pytest.param(*row[1:], id=row[0]) for row in SUMMARIES] + [SUMMARY_NULL_BLOB])
 def test_bucket_summaries_agree_then_catch_the_change(pair, sqlite_type, pg_type, rows, change, size):
     make, pg_do = pair
     ours, theirs = make(sqlite_type, pg_type, rows)
