@@ -184,8 +184,8 @@ class ApiClient(object):
             body = data if isinstance(data, (bytes, str)) else json.dumps(data)
         try:
             resp = urls.open_url(url, data=body, method=method, headers=self._headers(body is not None),
-                            timeout=self.timeout, validate_certs=self.validate_certs,
-                            http_agent=self.user_agent, follow_redirects='safe')
+                                 timeout=self.timeout, validate_certs=self.validate_certs,
+                                 http_agent=self.user_agent, follow_redirects='safe')
             try:
                 raw = resp.read()
                 status = resp.getcode()

@@ -25,6 +25,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_r
 CREATE_URL = '/api/backup/create'
 SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 
+
 def api_archive(answer):
     """The archive the service says it wrote (`path` and, when given, `name`, `size`, `archive_sha256`,
     `manifest`, as POST /api/backup/create answers), or the reason the answer is not one."""

@@ -95,7 +95,7 @@ class SqliteTracker(object):
 
     def installed(self):
         rows = self.snapshot.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, 1, ?) = ?",
-                               (len(PREFIX), PREFIX)).fetchall()
+                                     (len(PREFIX), PREFIX)).fetchall()
         return dict(rows)
 
     def has_tables(self):

@@ -185,4 +185,3 @@ class PostgresConnection(object):
 
     def __exit__(self, *exc):
         self.close()
-

@@ -49,7 +49,7 @@ class SqliteMaintenance(MaintenanceRun):
 
     def retry(self, action, fn):
         return _sqlite_maint.with_busy_retry(action, self.path, fn, retries=self.p['busy_retries'],
-                                  busy_timeout_ms=self.busy_ms)
+                                             busy_timeout_ms=self.busy_ms)
 
     def stop_holder(self, pid):
         """Stop one lock holder: just the pid, not its process group (it may be an operator's shell job)."""
@@ -99,8 +99,8 @@ class SqliteMaintenance(MaintenanceRun):
             self.partial = dict(result)
             raise _sqlite_maint.SqliteMaintError(
                 '%s of %s found %d problem(s): %s. Nothing was written after it. Restore the database from the last '
-                'good backup (guide: Restore from Backup)' % (name, self.path, len(result['errors']),
-                                                             '; '.join(result['errors'][:5])))
+                'good backup (guide: Restore from Backup)'
+                % (name, self.path, len(result['errors']), '; '.join(result['errors'][:5])))
         return result
 
     def task_integrity_check(self):
@@ -123,9 +123,9 @@ class SqliteMaintenance(MaintenanceRun):
         after = self.retry('switching to WAL', lambda: self.conn.execute('PRAGMA journal_mode=WAL').fetchone()[0])
         self.record('PRAGMA journal_mode=WAL')
         if after.lower() != 'wal':
-            raise _sqlite_maint.SqliteMaintError('could not switch %s to WAL: SQLite kept journal mode %s (another connection '
-                                      'holds the database open in exclusive mode?); stop the holders and retry'
-                                      % (self.path, after))
+            raise _sqlite_maint.SqliteMaintError(
+                'could not switch %s to WAL: SQLite kept journal mode %s (another connection holds the database open '
+                'in exclusive mode?); stop the holders and retry' % (self.path, after))
         self.diff = diff
         return dict(changed=True, before=before, after='wal', message='journal mode %s -> WAL' % before)
 
@@ -152,8 +152,9 @@ class SqliteMaintenance(MaintenanceRun):
         free_disk = shutil.disk_usage(os.path.dirname(os.path.abspath(self.path))).free
         needed = before - pages['free_bytes']
         if free_disk < needed:
-            raise _sqlite_maint.SqliteMaintError('not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are '
-                                      'free on its filesystem; free some space first' % (self.path, needed, free_disk))
+            raise _sqlite_maint.SqliteMaintError(
+                'not enough free disk space to vacuum %s: VACUUM needs about %d bytes, %d are free on its filesystem; '
+                'free some space first' % (self.path, needed, free_disk))
         self.retry('VACUUM', lambda: self.conn.execute('VACUUM'))
         self.record('VACUUM')
         self.partial.update(result, ran=True, changed=True)

@@ -54,8 +54,9 @@ def test_an_unexpected_skip_fails_the_stage_and_counts_as_failed(tmp_path):
     counts = run_suite.junit_counts(write_junit(tmp_path))
     ok, passed, failed, allowed, unexpected = run_suite.judge_stage("units", 1, counts, expected={})
     assert not ok and (passed, failed, allowed) == (2, 4, [])
-    assert [test for test, _reason in unexpected] == ["tests.unit.plugins.modules.test_db_maintenance::test_pg_activity",
-                                                "tests.unit.plugins.modules.test_dual_write_parity"]
+    assert [test for test, _reason in unexpected] == [
+        "tests.unit.plugins.modules.test_db_maintenance::test_pg_activity",
+        "tests.unit.plugins.modules.test_dual_write_parity"]
 
 
 def test_an_expected_skip_is_reported_as_skipped_and_passes(tmp_path):

@@ -104,7 +104,6 @@ def strip_docs(text):
     return '\n'.join(line.split('#')[0] if line.lstrip().startswith('#') else line for line in lines)
 
 
-
 def test_no_import_aliases_in_the_collection_code_and_its_unit_tests():
     aliased = []
     for path in list(sources('plugins')) + list(sources('tests/unit')):
