@@ -6,6 +6,8 @@ import random
 import sys
 
 import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
 from tests.support import playbook as pb
 
@@ -65,3 +67,22 @@ def test_random_lines_never_read_differently(tmp_path):
             accepted += 1
             assert ours == theirs, lines
     assert accepted > 1000, accepted
+
+
+def test_everything_the_service_role_writes_reads_back(tmp_path):
+    """The role's template, rendered by Ansible with every kind of value it accepts, gives back the values."""
+    values = {
+        'PORT': '8083', 'EMPTY': '', 'DUAL_WRITE_ENABLED': True, 'DSN': 'postgresql://u:p@db:5432/inv?sslmode=require',
+        'SPACES': ' padded value ', 'HASH': 'abc #def', 'LEADING_HASH': '#secret', 'DOUBLE': 'say "hi"',
+        'SINGLE': "it's", 'BACKSLASH': 'a\\b', 'DOLLAR': '$HOME and ${X}', 'UNICODE': 'caf\u00e9', 'EQUALS': 'a=b',
+        'QUOTE_ONLY': '"', 'APOSTROPHE_ONLY': "'", 'TRAILING_QUOTE': "x'",
+    }
+    with open(os.path.join(pb.ROOT, 'roles', 'service', 'templates', 'env.j2')) as handle:
+        template = handle.read()
+    templar = Templar(loader=DataLoader(), variables=dict(
+        _service_env=values, service_name='inventory-enterprise', service_runtime='python',
+        ansible_managed='Ansible managed: do not edit'))
+    path = tmp_path / '.env'
+    path.write_text(templar.template(trust_as_template(template)), encoding='utf-8')
+    expected = dict((key, str(value).lower() if isinstance(value, bool) else value) for key, value in values.items())
+    assert _envfile.read_env_file(str(path)) == expected

@@ -21,7 +21,6 @@ import pytest
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile
 
 SECRET = 'hunter2-Secret-9f8e7d'
-COLLECTION = os.path.abspath(_envfile.__file__).rsplit(os.sep + 'plugins' + os.sep, 1)[0]
 
 
 def write(tmp_path, data, name='.env'):
@@ -180,24 +179,3 @@ def test_permission_denied_is_always_an_error(open_dir, missing_ok):
     os.chmod(str(tmp_path), 0o700)
     outcome = read_as_nobody(str(tmp_path / 'other.env'), missing_ok)
     assert outcome.startswith('ERROR %s cannot be read: permission denied' % (tmp_path / 'other.env')), outcome
-
-
-def test_everything_the_service_role_writes_reads_back(tmp_path):
-    """The role's template, rendered by Ansible with every kind of value it accepts, gives back the values."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
-
-    values = {
-        'PORT': '8083', 'EMPTY': '', 'DUAL_WRITE_ENABLED': True, 'DSN': 'postgresql://u:p@db:5432/inv?sslmode=require',
-        'SPACES': ' padded value ', 'HASH': 'abc #def', 'LEADING_HASH': '#secret', 'DOUBLE': 'say "hi"',
-        'SINGLE': "it's", 'BACKSLASH': 'a\\b', 'DOLLAR': '$HOME and ${X}', 'UNICODE': 'caf\u00e9', 'EQUALS': 'a=b',
-        'QUOTE_ONLY': '"', 'APOSTROPHE_ONLY': "'", 'TRAILING_QUOTE': "x'",
-    }
-    with open(os.path.join(COLLECTION, 'roles', 'service', 'templates', 'env.j2')) as handle:
-        template = handle.read()
-    templar = Templar(loader=DataLoader(), variables=dict(
-        _service_env=values, service_name='inventory-enterprise', service_runtime='python',
-        ansible_managed='Ansible managed: do not edit'))
-    path = write(tmp_path, templar.template(trust_as_template(template)))
-    expected = dict((key, str(value).lower() if isinstance(value, bool) else value) for key, value in values.items())
-    assert _envfile.read_env_file(path) == expected
