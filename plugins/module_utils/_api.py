@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 import socket
 from urllib.error import HTTPError, URLError
 from urllib.parse import urljoin
@@ -54,9 +55,11 @@ def excerpt(text, limit=BODY_EXCERPT):
 class ApiResponse(object):
     """What the service answered: status, headers, raw text and the parsed JSON (None when not JSON)."""
 
-    def __init__(self, url, status, text, headers=None):
+    def __init__(self, url, status, text, headers=None, elapsed=None):
         self.url = url
         self.status = status
+        # Seconds from the request to the whole answer read: the API latency the morning check reports.
+        self.elapsed = elapsed
         self.text = text
         self.headers = dict(headers or {})
         self.json = None
@@ -182,6 +185,7 @@ class ApiClient(object):
         body = None
         if data is not None:
             body = data if isinstance(data, (bytes, str)) else json.dumps(data)
+        started = time.monotonic()
         try:
             resp = urls.open_url(url, data=body, method=method, headers=self._headers(body is not None),
                                  timeout=self.timeout, validate_certs=self.validate_certs,
@@ -200,7 +204,7 @@ class ApiClient(object):
             except Exception:  # pylint: disable=broad-except
                 pass
             response = ApiResponse(url, exc.code, to_text(raw, errors='surrogate_or_replace'),
-                                   getattr(exc, 'headers', None))
+                                   getattr(exc, 'headers', None), elapsed=time.monotonic() - started)
             msg = 'HTTP %s from %s %s' % (exc.code, method, url)
             if response.text:
                 msg += ': %s' % excerpt(response.text)
@@ -221,7 +225,8 @@ class ApiClient(object):
             raise ApiError('request %s %s failed: %s: %s; check api_url' % (method, url, type(exc).__name__,
                                                                             to_native(exc)), url)
 
-        response = ApiResponse(url, status, to_text(raw, errors='surrogate_or_replace'), headers)
+        response = ApiResponse(url, status, to_text(raw, errors='surrogate_or_replace'), headers,
+                               elapsed=time.monotonic() - started)
         if expect_json and not response.is_json:
             raise ApiJSONError('malformed JSON from %s %s (HTTP %s): %s; body starts with: %r'
                                % (method, url, status, response.json_error, excerpt(response.text, 80)),

@@ -62,11 +62,12 @@ class CheckCrash(Exception):
     """An unexpected exception inside a check, turned into a failed result by HealthCheckRunner."""
 
 
-def check_result(name, verdict, value=None, threshold=None, message=''):
+def check_result(name, verdict, value=None, threshold=None, message='', reading=None):
     # Every result passes here: what a server sent (/health JSON, error bodies, Redis errors) and the names of
-    # files reach the operator's terminal only as visible escapes.
+    # files reach the operator's terminal only as visible escapes. `reading` is the figure behind the verdict,
+    # against its limit where there is one, short enough for the fleet summary (how close a host is to failing).
     return dict(name=printable(name), verdict=verdict, value=printable_data(value), threshold=threshold,
-                message=printable(message))
+                message=printable(message), reading=printable(reading) if reading else None)
 
 
 def _num(value, digits=2):
@@ -118,7 +119,7 @@ def evaluate_health(outcome, url):
         message = 'HTTP %s from %s: %s' % (response.status, url, ', '.join(problems) or 'error status')
         if down:
             message += '; check %s on the service host' % ', '.join(down)
-        return check_result('health', FAILED, value=payload, message=message)
+        return check_result('health', FAILED, value=payload, message=message, reading=_latency(response))
 
     details = []
     if payload.get('version'):
@@ -128,7 +129,11 @@ def evaluate_health(outcome, url):
     message = 'status ok; %s connected' % ', '.join(sorted(components))
     if details:
         message += ' (%s)' % ', '.join(details)
-    return check_result('health', OK, value=payload, message=message)
+    return check_result('health', OK, value=payload, message=message, reading=_latency(response))
+
+
+def _latency(response):
+    return '%d ms' % round(response.elapsed * 1000) if response.elapsed is not None else None
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -143,12 +148,13 @@ def evaluate_metrics(outcome, url):
                             message='no %s gauge in %s: the service exports no health metrics; '
                                     'is api_url pointing at the Inventory Enterprise service?' % (HEALTH_GAUGE, url))
     down = sorted(name for name, value in gauges.items() if value != 1)
+    reading = '%d of %d gauges at 1' % (len(gauges) - len(down), len(gauges))
     if down:
-        return check_result('metrics', FAILED, value=gauges, threshold=1,
+        return check_result('metrics', FAILED, value=gauges, threshold=1, reading=reading,
                             message='%s is not 1 for %s in %s; check those components on the service host'
                                     % (HEALTH_GAUGE, ', '.join(
                                         '%s (%s)' % (name, _num(gauges[name])) for name in down), url))
-    return check_result('metrics', OK, value=gauges, threshold=1,
+    return check_result('metrics', OK, value=gauges, threshold=1, reading=reading,
                         message='%s is 1 for %s' % (HEALTH_GAUGE, ', '.join(sorted(gauges))))
 
 
@@ -208,11 +214,12 @@ def check_memory_pid(pid_file, max_mb, proc_root='/proc'):
 
 def _memory_verdict(rss_mb, max_mb, source):
     rss_mb = round(rss_mb, 1)
+    reading = '%d MB of %s MB' % (round(rss_mb), _num(max_mb))
     if rss_mb > max_mb:
-        return check_result('memory', FAILED, value=rss_mb, threshold=max_mb,
+        return check_result('memory', FAILED, value=rss_mb, threshold=max_mb, reading=reading,
                             message='resident memory %s MB exceeds %s MB (%s); see "High Memory Usage" in the '
                                     'operations guide' % (_num(rss_mb, 1), _num(max_mb), source))
-    return check_result('memory', OK, value=rss_mb, threshold=max_mb,
+    return check_result('memory', OK, value=rss_mb, threshold=max_mb, reading=reading,
                         message='resident memory %s MB <= %s MB (%s)' % (_num(rss_mb, 1), _num(max_mb), source))
 
 
@@ -231,14 +238,15 @@ def check_redis(url, timeout, min_hit_rate=0.0):
     rate = keyspace['hit_rate']
     value = dict(ping=True, hit_rate=rate, keyspace_hits=keyspace['hits'], keyspace_misses=keyspace['misses'])
     if rate is None:
-        return check_result('redis', OK, value=value, threshold=min_hit_rate,
+        return check_result('redis', OK, value=value, threshold=min_hit_rate, reading='PONG, no lookups yet',
                             message='PONG from %s; no keyspace lookups yet, hit rate unknown' % probe.where)
     described = 'keyspace hit rate %s%% (%d hits, %d misses)' % (_num(rate), keyspace['hits'], keyspace['misses'])
+    reading = 'hit rate %s%%%s' % (_num(rate, 1), ' of %s%%' % _num(min_hit_rate) if min_hit_rate else '')
     if min_hit_rate and rate < min_hit_rate:
-        return check_result('redis', FAILED, value=value, threshold=min_hit_rate,
+        return check_result('redis', FAILED, value=value, threshold=min_hit_rate, reading=reading,
                             message='PONG from %s but %s is below %s%%; warm the cache or check the TTLs'
                                     % (probe.where, described, _num(min_hit_rate)))
-    return check_result('redis', OK, value=value, threshold=min_hit_rate,
+    return check_result('redis', OK, value=value, threshold=min_hit_rate, reading=reading,
                         message='PONG from %s; %s' % (probe.where, described))
 
 
@@ -308,11 +316,12 @@ def disk_verdict(path, max_used_percent, used, available, size):
     pct = round(percent_used(used, available), 1)
     described = '%s is %s%% used (%s GiB free of %s GiB)' % (path, _num(pct, 1), _num(available / GIB, 1),
                                                              _num(size / GIB, 1))
+    reading = '%s%% used of %s%%' % (_num(pct, 1), _num(max_used_percent))
     if pct > max_used_percent:
-        return check_result(name, FAILED, value=pct, threshold=max_used_percent,
+        return check_result(name, FAILED, value=pct, threshold=max_used_percent, reading=reading,
                             message='%s, above %s%%; free space (old logs, backups beyond retention)'
                                     % (described, _num(max_used_percent)))
-    return check_result(name, OK, value=pct, threshold=max_used_percent, message=described)
+    return check_result(name, OK, value=pct, threshold=max_used_percent, message=described, reading=reading)
 
 
 # ---------------------------------------------------------------------------------------------- backup
@@ -375,22 +384,24 @@ def check_backup(backup_dir, pattern, max_age_hours, now=None):
                  age_hours=age, size=anchor['size'],
                  verified_at=(_backup_records.read_marker(anchor['path']) or {}).get('verified_at'))
     described = 'newest verified backup %s is %s h old' % (anchor['path'], _num(age, 1))
+    reading = '%s h old of %s h' % (_num(age, 1), _num(max_age_hours))
     if age > max_age_hours:
         message = ('%s, older than %s h: the daily 2 AM backup did not run or did not verify; check the backup '
                    'log and run one now' % (described, _num(max_age_hours)))
         if unverified:
             message += '; %s' % _describe_unverified(unverified, newer=True)
-        return check_result('backup', FAILED, value=value, threshold=max_age_hours, message=message)
+        return check_result('backup', FAILED, value=value, threshold=max_age_hours, message=message,
+                            reading=reading)
     if unverified and unverified['status'] == FAILED_VERIFICATION:
         # Last night's archive is broken: the operator must hear of it although an older one is recent enough.
-        return check_result('backup', FAILED, value=value, threshold=max_age_hours,
+        return check_result('backup', FAILED, value=value, threshold=max_age_hours, reading=reading,
                             message='%s and does not count: it is kept for investigation; %s. Investigate it and '
                                     'take a new backup' % (_describe_unverified(unverified), described))
     if unverified:
         # Still being verified by the run that wrote it, or written without verification: reported, not failed.
-        return check_result('backup', OK, value=value, threshold=max_age_hours,
+        return check_result('backup', OK, value=value, threshold=max_age_hours, reading=reading,
                             message='%s; %s' % (described, _describe_unverified(unverified, newer=True)))
-    return check_result('backup', OK, value=value, threshold=max_age_hours, message=described)
+    return check_result('backup', OK, value=value, threshold=max_age_hours, message=described, reading=reading)
 
 
 # ---------------------------------------------------------------------------------------------- runner

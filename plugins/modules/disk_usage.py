@@ -80,7 +80,7 @@ checks:
   type: list
   elements: dict
   sample: [{"name": "disk:/data", "verdict": "ok", "value": 41.3, "threshold": 85.0,
-            "message": "/data is 41.3% used (58.2 GiB free of 99.1 GiB)"}]
+            "message": "/data is 41.3% used (58.2 GiB free of 99.1 GiB)", "reading": "41.3% used of 85%"}]
 failed_checks:
   description: Names of the failed checks.
   returned: always

@@ -260,6 +260,13 @@ hosts:
           description: What was found, or what failed, where, and what to do.
           type: str
           sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
+        reading:
+          description:
+            - The figure behind the verdict, against its limit where there is one, for the fleet summary (how
+              close a host is to failing) - API latency, gauges at 1, MB of the limit, hit rate, percent used,
+              hours since the newest verified backup. V(null) when nothing was measured.
+          type: str
+          sample: "42.1% used of 85%"
 failed_hosts:
   description: The labels of the hosts with a failed check, sorted.
   returned: always

@@ -86,7 +86,13 @@ def test_everything_healthy(full_args, api, tmp_path, backups, capsys):
     assert check(result, 'memory')['value'] == 150.0
     assert check(result, 'memory')['threshold'] == 2048.0
     for entry in result['checks']:
-        assert set(entry) == {'name', 'verdict', 'value', 'threshold', 'message'}
+        assert set(entry) == {'name', 'verdict', 'value', 'threshold', 'message', 'reading'}
+    # The figures behind the verdicts, against their limits: what the fleet summary shows.
+    readings = dict((c['name'], c['reading']) for c in result['checks'])
+    assert re.match(r'^\d+ ms$', readings['health']), readings
+    assert readings['metrics'] == '2 of 2 gauges at 1' and readings['memory'] == '150 MB of 2048 MB'
+    assert re.match(r'^\d+(\.\d)?% used of 100%$', readings['disk:%s' % tmp_path]), readings
+    assert readings['backup'] == '3 h old of 26 h'  # the default backup_max_age_hours
     assert result['summary'] == 'web01: 7 ok'
     assert api.count('/health') == 1 and api.count('/metrics') == 1
 
@@ -326,7 +332,9 @@ def test_one_host_and_many_give_the_same_result_shape(api, capsys):
     ansible_own = {'invocation', 'warnings', 'deprecations'}  # added by AnsibleModule, not by the module
     assert set(one) - ansible_own == set(many) - ansible_own == keys
     assert [h['host'] for h in one['hosts']] == ['web01'] and [h['host'] for h in many['hosts']] == ['web01', 'web02']
-    assert one['hosts'][0] == many['hosts'][0] and set(one['hosts'][0]) == {'host', 'ok', 'summary', 'checks',
+    latency_apart = [dict(c, reading=None) for c in one['hosts'][0]['checks']]
+    assert latency_apart == [dict(c, reading=None) for c in many['hosts'][0]['checks']]
+    assert set(one['hosts'][0]) == {'host', 'ok', 'summary', 'checks',
                                                                             'failed_checks'}
     assert one['summary'] == '1 host(s): 1 ok, 0 failed' and many['summary'] == '2 host(s): 2 ok, 0 failed'
 
