@@ -23,7 +23,7 @@ import os
 import re
 import traceback
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _files
 
 PYRAGE_IMP_ERR = None
 try:
@@ -34,7 +34,7 @@ except ImportError:
     PYRAGE_IMP_ERR = traceback.format_exc()
     HAS_PYRAGE = False
 
-SUFFIX = _archive.ENCRYPTED_SUFFIX
+SUFFIX = _backup_records.ENCRYPTED_SUFFIX
 CHECKSUM_SUFFIX = '.sha256'
 MAGIC = b'age-encryption.org/v1\n'
 CHUNK = 1024 * 1024
@@ -181,14 +181,14 @@ def _write_atomically(dest, work):
             os.fsync(handle.fileno())
         os.rename(tmp, dest)
     except BaseException:
-        _archive.remove_path(tmp)
+        _files.remove_path(tmp)
         raise
-    _archive.fsync_dir(os.path.dirname(dest) or '.')
+    _files.fsync_dir(os.path.dirname(dest) or '.')
     return writer.sha256.hexdigest(), writer.size
 
 
 def _io_failure(exc, dest):
-    hint = _archive.no_space_hint(exc, os.path.dirname(dest))
+    hint = _files.no_space_hint(exc, os.path.dirname(dest))
     return 'writing %s failed: %s%s' % (dest, getattr(exc, 'strerror', None) or exc, '; ' + hint if hint else '')
 
 

@@ -410,7 +410,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption, _envfile
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _encryption, _envfile, _files, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiClient, ApiError, ApiJSONError, ApiTimeoutError, api_argument_spec)
 
@@ -419,7 +419,7 @@ CREATE_URL = '/api/backup/create'
 
 def argument_spec():
     spec = api_argument_spec()
-    spec.update(_archive.service_paths_argument_spec())
+    spec.update(_service_layout.service_paths_argument_spec())
     spec.update(
         state=dict(type='str', choices=['present', 'verified', 'pruned'], default='present'),
         dest=dict(type='path', aliases=['backup_dir']),
@@ -447,23 +447,23 @@ def create_module():
 def is_verified_factory(module, scratch, reports):
     """Verified backups: a marker that still matches the file, else a full verification now."""
     def is_verified(backup):
-        if _archive.read_marker(backup['path']):
+        if _backup_records.read_marker(backup['path']):
             return None
         if backup.get('encrypted'):
             sha256, reason = _encryption.check_copy(backup['path'])
             if sha256 and not module.check_mode:
-                _archive.write_marker(backup['path'], dict(archive_sha256=sha256))
+                _backup_records.write_marker(backup['path'], dict(archive_sha256=sha256))
             return reason
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
-        except _archive.BackupError as exc:
+        except _backup_records.BackupError as exc:
             if not module.check_mode:
-                _archive.write_failure_marker(backup['path'], exc)
+                _backup_records.write_failure_marker(backup['path'], exc)
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
             try:
-                _archive.write_marker(backup['path'], report)
+                _backup_records.write_marker(backup['path'], report)
             except OSError:
                 pass  # the record only spares a later run this verification; removal errors are reported below
         return None
@@ -473,13 +473,13 @@ def is_verified_factory(module, scratch, reports):
 def write_marker(module, path, report, result):
     """Record a verification; retention, max_age_hours and the morning check trust only recorded ones."""
     try:
-        _archive.write_marker(path, report)
+        _backup_records.write_marker(path, report)
     except OSError as exc:
         result['verification'] = report
         module.fail_json(msg='%s verified, but its record %s cannot be written: %s; %s, else retention and the '
                              'morning check will not count it as verified'
-                         % (path, _archive.marker_path(path), exc,
-                            _archive.permission_hint(exc, os.path.dirname(_archive.marker_path(path)))
+                         % (path, _backup_records.marker_path(path), exc,
+                            _files.permission_hint(exc, os.path.dirname(_backup_records.marker_path(path)))
                             or 'free space there'), **result)
 
 
@@ -492,7 +492,7 @@ def cannot_verify(exc, path):
 
 
 def apply_retention(module, dest, days, scratch, extra_newest=None, result=None, encrypted=False):
-    backups = _archive.list_backups(dest, encrypted=encrypted)
+    backups = _backup_records.list_backups(dest, encrypted=encrypted)
     if extra_newest:
         backups.insert(0, extra_newest)
     reports = {}
@@ -503,19 +503,19 @@ def apply_retention(module, dest, days, scratch, extra_newest=None, result=None,
             return None
         return verified(backup)
 
-    anchor, remove, rejected = _archive.plan_retention(backups, days, check)
+    anchor, remove, rejected = _backup_records.plan_retention(backups, days, check)
     removed = []
     for backup in remove:
         if not module.check_mode:
             try:
                 os.unlink(backup['path'])
-                _archive.remove_path(_archive.marker_path(backup['path']))
-                _archive.remove_path(_encryption.checksum_path(backup['path']))
+                _files.remove_path(_backup_records.marker_path(backup['path']))
+                _files.remove_path(_encryption.checksum_path(backup['path']))
             except OSError as exc:
                 done = dict(result or {})
                 done.update(pruned=removed, changed=bool(removed or done.get('changed')))
                 module.fail_json(msg='retention: cannot remove %s: %s; %s. Removed before this: %s'
-                                 % (backup['path'], exc, _archive.permission_hint(exc, dest)
+                                 % (backup['path'], exc, _files.permission_hint(exc, dest)
                                     or 'check permissions on %s' % dest, ', '.join(removed) or 'nothing'), **done)
         removed.append(backup['name'])
     warnings = []
@@ -527,12 +527,12 @@ def apply_retention(module, dest, days, scratch, extra_newest=None, result=None,
 
 def recent_verified(dest, hours):
     """The newest archive in `dest` younger than `hours` whose verification marker still matches it."""
-    now = _archive.utc_now()
-    for backup in _archive.list_backups(dest):
+    now = _backup_records.utc_now()
+    for backup in _backup_records.list_backups(dest):
         age = (now - backup['timestamp']).total_seconds()
         if age >= hours * 3600:
             return None
-        marker = _archive.read_marker(backup['path'])
+        marker = _backup_records.read_marker(backup['path'])
         if marker:
             return dict(path=backup['path'], name=backup['name'], size=backup['size'],
                         archive_sha256=marker.get('archive_sha256'), age_seconds=int(age))
@@ -548,7 +548,7 @@ def leftovers(module, *directories):
                     found.append(path)
     if not module.check_mode:
         for path in found:
-            _archive.remove_path(path)
+            _files.remove_path(path)
         # Report only what is really gone (a leftover of another user may not be removable).
         found = [path for path in found if not os.path.lexists(path)]
     return found
@@ -577,7 +577,7 @@ def api_archive(answer):
     name = os.path.basename(path)
     if not os.path.isabs(path):
         return None, '"path" %r is not an absolute path' % path
-    if not _archive.parse_name(name):
+    if not _backup_records.parse_name(name):
         return None, '"path" %s is not a backup archive (inventory_backup_<time>.tar.zst|gz)' % path
     if answer.get('name', name) != name:
         return None, '"name" %r does not match "path" %s' % (answer.get('name'), path)
@@ -626,9 +626,9 @@ def run_api(module, result, dest):
     if params['verify'] and visible:
         try:
             report = _archive.verify_archive(path, params['scratch_dir'] or os.path.dirname(path))
-        except _archive.BackupError as exc:
+        except _backup_records.BackupError as exc:
             if not cannot_verify(exc, path):
-                _archive.write_failure_marker(path, exc)
+                _backup_records.write_failure_marker(path, exc)
             module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
                              'not counted as a good backup: investigate it' % (path, exc), **result)
         if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:
@@ -681,7 +681,7 @@ def run_module(module):
         # control node that calls the API has no service home at all.
         read_env = os.path.isdir(params['service_home'])
     try:
-        paths = _archive.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
+        paths = _service_layout.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
     except _envfile.EnvFileError as exc:
         module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
                          % exc, **result)
@@ -700,7 +700,7 @@ def run_module(module):
         target = params['path']
         if not target:
             readable_dir(module, dest, result)
-            found = _archive.list_backups(dest)
+            found = _backup_records.list_backups(dest)
             if not found:
                 module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
                                      '(state=present) or set path' % dest, **result)
@@ -708,11 +708,11 @@ def run_module(module):
         result['leftovers_removed'] = leftovers(module, scratch or os.path.dirname(target))
         try:
             report = _archive.verify_archive(target, scratch or os.path.dirname(target))
-        except _archive.BackupError as exc:
+        except _backup_records.BackupError as exc:
             if cannot_verify(exc, target):
                 module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
             if not module.check_mode:
-                _archive.write_failure_marker(target, exc)
+                _backup_records.write_failure_marker(target, exc)
             module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                                  '(restore picks the newest that verifies) and investigate this one'
                              % (target, exc), archive=target, **result)
@@ -741,7 +741,7 @@ def run_module(module):
         module.exit_json(**result)
 
     # state=present
-    version = params['service_version'] or _archive.service_version(paths['service_home'])
+    version = params['service_version'] or _service_layout.service_version(paths['service_home'])
     if not os.path.isfile(paths['database_path']):
         module.fail_json(msg='database %s does not exist: check service_home/database_path (or DATABASE_PATH '
                              'in %s)' % (paths['database_path'], paths['env_file']), **result)
@@ -753,10 +753,10 @@ def run_module(module):
             module.exit_json(**result)
     result['changed'] = True
     if module.check_mode:
-        stamp = _archive.utc_now()
+        stamp = _backup_records.utc_now()
         if os.path.isdir(dest):
             stamp = _archive.free_stamp(dest, stamp)
-        name = _archive.archive_name(stamp, params['compression'])
+        name = _backup_records.archive_name(stamp, params['compression'])
         result['backup'] = dict(path=os.path.join(dest, name), name=name)
         result['leftovers_removed'] = leftovers(module, dest, scratch)
         if params['retention_days'] is not None and os.path.isdir(dest):
@@ -772,29 +772,29 @@ def run_module(module):
         except OSError as exc:
             result['changed'] = False
             module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
-                dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
+                dest, exc, _files.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
     result['leftovers_removed'] = leftovers(module, dest, scratch)
     try:
         created = _archive.create_backup(
             paths, dest, compression=params['compression'], level=params['compression_level'],
             threads=params['threads'], database_only=params['database_only'], version=version,
             created_by='ansible inventory_enterprise.ops.backup', work_parent=scratch)
-    except _archive.BackupError as exc:
+    except _backup_records.BackupError as exc:
         msg = 'backup of %s failed: %s. Previous backups in %s are untouched and no partial archive was left' % (
             paths['service_home'], exc, dest)
         if params['log']:
-            _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
+            _backup_records.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
         result['changed'] = bool(result['leftovers_removed'])
         module.fail_json(msg=msg, **result)
     result['backup'] = created
     if params['verify']:
         try:
             report = _archive.verify_archive(created['path'], scratch or dest)
-        except _archive.BackupError as exc:
+        except _backup_records.BackupError as exc:
             if not cannot_verify(exc, created['path']):
-                _archive.write_failure_marker(created['path'], exc)
+                _backup_records.write_failure_marker(created['path'], exc)
             if params['log']:
-                _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
+                _backup_records.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s'
                                   % (created['name'], exc))
             module.fail_json(msg=cannot_verify(exc, created['path']) or (
                 'the new backup %s does not verify: %s; it is kept for investigation and is not counted as a good '
@@ -808,7 +808,7 @@ def run_module(module):
             module.warn(warning)
     if params['log']:
         manifest = created['manifest']
-        result['log_file'] = _archive.log_line(
+        result['log_file'] = _backup_records.log_line(
             paths['log_dir'], 'INFO',
             'backup completed name=%s size=%d sha256=%s tables=%d log_lines=%s verified=%s pruned=%d duration=%ss'
             % (created['name'], created['size'], created['archive_sha256'], len(manifest['database']['tables']),

@@ -140,7 +140,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _encryption, _files
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._encryption import EncryptionError
 
 
@@ -235,7 +235,7 @@ def run_module(module):
     result['partials_removed'] = _encryption.stale_partials(dest)
     if not module.check_mode:
         for path in result['partials_removed']:
-            _archive.remove_path(path)
+            _files.remove_path(path)
     result['changed'] = bool(result['partials_removed'])
     try:
         if params['state'] == 'encrypted':
