@@ -136,24 +136,6 @@ class HashingReader(object):
         return data
 
 
-class HashingWriter(object):
-    def __init__(self, fileobj):
-        self.fileobj = fileobj
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data):
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.fileobj.write(data)
-
-    def flush(self):
-        self.fileobj.flush()
-
-    def tell(self):
-        return self.size
-
-
 class DecompressingReader(object):
     """Decompresses a zstd or gzip file incrementally and fails on truncation or corrupt frames.
 
@@ -447,7 +429,7 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
         deployment_id = _service_layout.ensure_deployment_id(paths['database_path'])[0]
 
         with raw:
-            hashed = HashingWriter(raw)
+            hashed = _files.HashingWriter(raw)
             compressor = _open_compressor(hashed, compression, level, threads)
             tar = tarfile.open(fileobj=compressor, mode='w|', bufsize=_files.CHUNK, format=tarfile.PAX_FORMAT)
             tar.copybufsize = _files.CHUNK

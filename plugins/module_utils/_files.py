@@ -25,6 +25,29 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _s
 CHUNK = 1024 * 1024
 
 
+class HashingWriter(object):
+    """A writer that hashes and counts what passes through it, to `fileobj` or to nowhere."""
+
+    def __init__(self, fileobj=None):
+        self.fileobj = fileobj
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        if self.fileobj is not None:
+            self.fileobj.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self):
+        if self.fileobj is not None:
+            self.fileobj.flush()
+
+    def tell(self):
+        return self.size
+
+
 def fsync_dir(path):
     _sqlite.fsync_path(path, directory=True)
 
