@@ -399,6 +399,74 @@ def publish(partial, final):
     _files.fsync_dir(dest)
 
 
+def _capture(paths, work, database_only):
+    """The transaction log's last complete line, then the database snapshot: in this order (see create_backup)."""
+    txlog_path = paths['transaction_log_path']
+    txlog_offset, last_seq = 0, None
+    if not database_only:
+        txlog_offset = _last_complete_line(txlog_path)
+        last_seq = _last_seq(txlog_path, txlog_offset)
+    snap_path = os.path.join(work, DATABASE)
+    snap = _sqlite.snapshot(paths['database_path'], snap_path)
+    tables = _sqlite.row_counts(snap_path)
+    deployment_id = _service_layout.ensure_deployment_id(paths['database_path'])[0]
+    return dict(txlog_path=txlog_path, txlog_offset=txlog_offset, last_seq=last_seq, snap_path=snap_path, snap=snap,
+                tables=tables, deployment_id=deployment_id)
+
+
+def _add_members(tar, top, stamp, paths, captured, database_only, skipped):
+    """Write every member but the manifest below `top`; returns (members for the manifest, log lines)."""
+    members = []
+    txlog_lines = 0
+
+    def add_file(rel, fileobj, size, mtime, count_lines=False):
+        reader = HashingReader(fileobj, limit=size, count_lines=count_lines)
+        tar.addfile(_info('%s/%s' % (top, rel), size, mtime), reader)
+        members.append(dict(path=rel, size=reader.size, sha256=reader.sha256.hexdigest()))
+        return reader
+
+    tar.addfile(_info(top, 0, stamp.timestamp(), directory=True))
+    with open(captured['snap_path'], 'rb') as handle:
+        add_file(DATABASE, handle, captured['snap']['bytes'], stamp.timestamp())
+    if database_only:
+        return members, txlog_lines
+    txlog_path = captured['txlog_path']
+    if os.path.exists(txlog_path):
+        with open(txlog_path, 'rb') as handle:
+            reader = add_file(TXLOG, handle, captured['txlog_offset'], stamp.timestamp(), count_lines=True)
+            txlog_lines = reader.lines
+    else:
+        add_file(TXLOG, io.BytesIO(b''), 0, stamp.timestamp())
+    if os.path.isfile(paths['env_file']):
+        with open(paths['env_file'], 'rb') as handle:
+            data = handle.read()
+        add_file(ENV, io.BytesIO(data), len(data), os.path.getmtime(paths['env_file']))
+    for tree, root in (('config', paths['config_dir']), ('models', paths['models_dir'])):
+        tar.addfile(_info('%s/%s' % (top, tree), 0, stamp.timestamp(), directory=True))
+        files, links = _files.tree_files(root)
+        skipped.extend(links)
+        for rel, full in files:
+            with open(full, 'rb') as handle:
+                data = handle.read()
+            add_file('%s/%s' % (tree, rel), io.BytesIO(data), len(data), os.path.getmtime(full))
+    return members, txlog_lines
+
+
+def _manifest(top, stamp, paths, captured, members, txlog_lines, options):
+    """The manifest (last member); `options` holds compression, database_only, version and created_by."""
+    database_only = bool(options['database_only'])
+    return dict(
+        format=FORMAT, format_version=FORMAT_VERSION, name=top, created_at=_backup_records.iso(stamp),
+        created_by=options['created_by'], host=socket.gethostname(), service_version=options['version'],
+        compression=options['compression'], database_only=database_only, deployment_id=captured['deployment_id'],
+        database=dict(path=DATABASE, source=paths['database_path'], page_size=captured['snap']['page_size'],
+                      page_count=captured['snap']['page_count'], tables=captured['tables']),
+        transaction_log=None if database_only else dict(
+            path=TXLOG, source=captured['txlog_path'], offset=captured['txlog_offset'], lines=txlog_lines,
+            last_seq=captured['last_seq']),
+        members=members)
+
+
 def create_backup(paths, dest, compression='zstd', level=None, threads=-1, database_only=False,
                   version='unknown', created_by='ansible', work_parent=None, now=None):
     """Write one archive atomically into `dest`; returns the result dict. Raises BackupError.
@@ -407,70 +475,24 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
     transaction log: the log's last complete line is fixed first, then the database snapshot is taken, so
     every logged transaction is in the snapshot.
     """
-    pid = os.getpid()
     partial = raw = work = None
     started = time.time()
-    members, skipped = [], []
+    skipped = []
+    options = dict(compression=compression, database_only=database_only, version=version, created_by=created_by)
     try:
         stamp, name, partial, raw = claim_name(dest, now or _backup_records.utc_now(), compression)
         final = os.path.join(dest, name)
         top = name.split('.tar.')[0]
-        work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, pid))
+        work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, os.getpid()))
         os.mkdir(work, 0o700)
-        txlog_offset = txlog_lines = 0
-        last_seq = None
-        txlog_path = paths['transaction_log_path']
-        if not database_only:
-            txlog_offset = _last_complete_line(txlog_path)
-            last_seq = _last_seq(txlog_path, txlog_offset)
-        snap_path = os.path.join(work, DATABASE)
-        snap = _sqlite.snapshot(paths['database_path'], snap_path)
-        tables = _sqlite.row_counts(snap_path)
-        deployment_id = _service_layout.ensure_deployment_id(paths['database_path'])[0]
-
+        captured = _capture(paths, work, database_only)
         with raw:
             hashed = _files.HashingWriter(raw)
             compressor = _open_compressor(hashed, compression, level, threads)
             tar = tarfile.open(fileobj=compressor, mode='w|', bufsize=_files.CHUNK, format=tarfile.PAX_FORMAT)
             tar.copybufsize = _files.CHUNK
-
-            def add_file(rel, fileobj, size, mtime, count_lines=False):
-                reader = HashingReader(fileobj, limit=size, count_lines=count_lines)
-                tar.addfile(_info('%s/%s' % (top, rel), size, mtime), reader)
-                members.append(dict(path=rel, size=reader.size, sha256=reader.sha256.hexdigest()))
-                return reader
-
-            tar.addfile(_info(top, 0, stamp.timestamp(), directory=True))
-            with open(snap_path, 'rb') as handle:
-                add_file(DATABASE, handle, snap['bytes'], stamp.timestamp())
-            if not database_only:
-                if os.path.exists(txlog_path):
-                    with open(txlog_path, 'rb') as handle:
-                        reader = add_file(TXLOG, handle, txlog_offset, stamp.timestamp(), count_lines=True)
-                        txlog_lines = reader.lines
-                else:
-                    add_file(TXLOG, io.BytesIO(b''), 0, stamp.timestamp())
-                if os.path.isfile(paths['env_file']):
-                    with open(paths['env_file'], 'rb') as handle:
-                        data = handle.read()
-                    add_file(ENV, io.BytesIO(data), len(data), os.path.getmtime(paths['env_file']))
-                for tree, root in (('config', paths['config_dir']), ('models', paths['models_dir'])):
-                    tar.addfile(_info('%s/%s' % (top, tree), 0, stamp.timestamp(), directory=True))
-                    files, links = _files.tree_files(root)
-                    skipped.extend(links)
-                    for rel, full in files:
-                        with open(full, 'rb') as handle:
-                            data = handle.read()
-                        add_file('%s/%s' % (tree, rel), io.BytesIO(data), len(data), os.path.getmtime(full))
-            manifest = dict(
-                format=FORMAT, format_version=FORMAT_VERSION, name=top, created_at=_backup_records.iso(stamp),
-                created_by=created_by, host=socket.gethostname(), service_version=version,
-                compression=compression, database_only=bool(database_only), deployment_id=deployment_id,
-                database=dict(path=DATABASE, source=paths['database_path'], page_size=snap['page_size'],
-                              page_count=snap['page_count'], tables=tables),
-                transaction_log=None if database_only else dict(
-                    path=TXLOG, source=txlog_path, offset=txlog_offset, lines=txlog_lines, last_seq=last_seq),
-                members=members)
+            members, txlog_lines = _add_members(tar, top, stamp, paths, captured, database_only, skipped)
+            manifest = _manifest(top, stamp, paths, captured, members, txlog_lines, options)
             data = json.dumps(manifest, indent=2, sort_keys=True).encode('utf-8')
             tar.addfile(_info('%s/%s' % (top, MANIFEST), len(data), stamp.timestamp()), io.BytesIO(data))
             tar.close()
@@ -618,6 +640,20 @@ def check_space(directory, needed):
                           % (wanted / 1048576.0, directory, free / 1048576.0))
 
 
+def _readable(path):
+    """(top folder its name promises or None, compression) of an archive this host can read."""
+    parsed = _backup_records.parse_name(os.path.basename(path))
+    if not os.path.isfile(path) or os.path.islink(path):
+        raise ArchiveRejected('%s is not a regular file' % path)
+    try:
+        compression = detect_compression(path)
+    except (OSError, IOError) as exc:
+        raise _backup_records.BackupError('cannot read %s: %s' % (path, exc))
+    if compression == 'zstd' and not HAS_ZSTD:
+        raise _backup_records.BackupError('%s is zstd-compressed: install the Python library zstandard on this host' % path)
+    return (parsed[0] if parsed else None), compression
+
+
 def read_archive(path, scratch=None, extract=None, durable=True, before_extract=None):
     """Validate every member, hash it, check it against the manifest; extract what is asked.
 
@@ -633,17 +669,8 @@ def read_archive(path, scratch=None, extract=None, durable=True, before_extract=
     Returns dict(top, manifest, members, extracted, archive_sha256, compression). Raises ArchiveRejected,
     or BackupError when the archive cannot be read or does not fit.
     """
-    parsed = _backup_records.parse_name(os.path.basename(path))
-    expected_top = parsed[0] if parsed else None
+    expected_top, compression = _readable(path)
     members, extracted, declared = {}, {}, {}
-    if not os.path.isfile(path) or os.path.islink(path):
-        raise ArchiveRejected('%s is not a regular file' % path)
-    try:
-        compression = detect_compression(path)
-    except (OSError, IOError) as exc:
-        raise _backup_records.BackupError('cannot read %s: %s' % (path, exc))
-    if compression == 'zstd' and not HAS_ZSTD:
-        raise _backup_records.BackupError('%s is zstd-compressed: install the Python library zstandard on this host' % path)
 
     def declare(info, relpath, source):
         declared[relpath] = info.size
