@@ -19,8 +19,6 @@ import os
 import shutil
 import stat
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _sqlite
-
 # Bytes read or written at a time.
 CHUNK = 1024 * 1024
 
@@ -48,8 +46,19 @@ class HashingWriter(object):
         return self.size
 
 
+def fsync_path(path, directory=False):
+    flags = os.O_RDONLY
+    if directory:
+        flags |= getattr(os, 'O_DIRECTORY', 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path):
-    _sqlite.fsync_path(path, directory=True)
+    fsync_path(path, directory=True)
 
 
 def remove_path(path):
