@@ -30,7 +30,7 @@ from bench.harness import RESULTS, ROOT, print_report  # noqa: E402
 from tests.support import playbook as pb  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive  # noqa: E402
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "bench", "offsite")
 HOME = os.path.join(WORK, "home")
@@ -45,7 +45,7 @@ NOT_TRANSFER = ("Describe the newest verified archive", "Apply the off-site rete
 def generate():
     """A verified archive of ~1 GiB in HOME/backups (reused when present)."""
     backups = os.path.join(HOME, "backups")
-    found = _archive.list_backups(backups)
+    found = _backup_records.list_backups(backups)
     if found and found[0]["size"] >= ARCHIVE_BYTES * 0.98:
         return found[0]
     shutil.rmtree(HOME, ignore_errors=True)
@@ -71,8 +71,8 @@ def generate():
     conn.close()
     with open(os.path.join(HOME, "data", "transaction_log.jsonl"), "w") as log:
         log.write(json.dumps({"seq": 1, "ts": "2025-01-07T02:00:00.000Z", "op": "bench", "data": {}}) + "\n")
-    paths = _archive.service_paths(HOME)
-    return _archive.create_backup(paths, backups, now=_archive.utc_now() - datetime.timedelta(minutes=1))
+    paths = _service_layout.service_paths(HOME)
+    return _archive.create_backup(paths, backups, now=_backup_records.utc_now() - datetime.timedelta(minutes=1))
 
 
 def write_inventory_and_playbook():

@@ -9,6 +9,9 @@
 
 """The backup archive format of Inventory Enterprise: layout, manifest, member validation, atomic writes.
 
+Where the service keeps its files is _service_layout; which archives exist and which are verified is
+_backup_records; file-system helpers are _files.
+
 An archive is ``inventory_backup_<YYYY-MM-DDTHH-MM-SS>.tar.zst`` (or ``.tar.gz``), the time in UTC, whose
 single top folder of the same name holds::
 
@@ -44,32 +47,10 @@ import socket
 import tarfile
 import time
 import traceback
-import uuid
 import zlib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _envfile, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_records, _files, _service_layout, _sqlite
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._process import is_alive
-# Naming, listing and verification records live in the light _backup_records (health_check reads them without
-# the archive code); they stay reachable as _archive.<name> for the backup and restore modules.
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_records import (  # pylint: disable=unused-import
-    ENCRYPTED_SUFFIX,
-    MARKER_DIR,
-    NAME_RE,
-    PREFIX,
-    TS_FORMAT,
-    find_anchor,
-    iso,
-    list_backups,
-    marker_path,
-    parse_name,
-    plan_retention,
-    read_marker,
-    read_verification,
-    utc_now,
-    verification_reason,
-    write_failure_marker,
-    write_marker,
-)
 
 ZSTD_IMP_ERR = None
 try:
@@ -84,7 +65,6 @@ FORMAT_VERSION = 1
 TOP_RE = re.compile(r'^inventory_backup_(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})$')
 PARTIAL_RE = re.compile(r'^\.inventory_backup_.*\.(partial|work|verify)-(\d+)$')
 RESTORE_WORK_RE = re.compile(r'^\.restore-work-(\d+)$')
-EXTENSIONS = {'zstd': 'zst', 'gzip': 'gz'}
 ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 GZIP_MAGIC = b'\x1f\x8b'
 
@@ -94,11 +74,7 @@ MANIFEST = 'manifest.json'
 ENV = '.env'
 TREES = ('config', 'models')
 MAX_MANIFEST = 4 * 1024 * 1024
-CHUNK = 1024 * 1024
 LOCK_FILE = '.inventory_backup.lock'
-# Kept next to the database: names the deployment whose data it is (see ensure_deployment_id).
-DEPLOYMENT_ID = '.deployment-id'
-DEPLOYMENT_ID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
 # Free space that must remain after extracting into a scratch directory: SQLite and the checks need some.
 SPACE_MARGIN = 64 * 1024
 # Compressed bytes fed to the decoder at a time. zstd turns 4 bytes into up to 128 KiB (an RLE block), so a
@@ -107,30 +83,10 @@ SPACE_MARGIN = 64 * 1024
 INPUT_SLICE = 256
 
 
-class BackupError(Exception):
-    """What failed, where, and what to do."""
-
-
-class ArchiveRejected(BackupError):
+class ArchiveRejected(_backup_records.BackupError):
     """The archive is unsafe or damaged; nothing live was touched."""
 
 
-def archive_name(stamp, compression):
-    return '%s%s.tar.%s' % (PREFIX, stamp.strftime(TS_FORMAT), EXTENSIONS[compression])
-
-
-def fsync_dir(path):
-    _sqlite.fsync_path(path, directory=True)
-
-
-def remove_path(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
 
 
 def stale_leftovers(directory, pattern=PARTIAL_RE):
@@ -146,162 +102,6 @@ def stale_leftovers(directory, pattern=PARTIAL_RE):
         if match and not is_alive(int(match.groups()[-1])):
             found.append(os.path.join(directory, name))
     return found
-
-
-def no_space_hint(exc, where):
-    if getattr(exc, 'errno', None) in (errno.ENOSPC, errno.EDQUOT):
-        return ('no space left on the filesystem of %s: free space there, prune old backups (retention_days), '
-                'or write the backup to a larger filesystem (dest)' % where)
-    return None
-
-
-def permission_hint(exc, where):
-    if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return ('this user cannot write to %s: run the task as the service\'s user or root (become), fix the '
-                'permissions, or choose a writable directory' % where)
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Deployment identity
-
-def deployment_id_path(database_path):
-    return os.path.join(os.path.dirname(database_path), DEPLOYMENT_ID)
-
-
-def read_deployment_id(database_path):
-    """The deployment id kept next to the database; None when there is none yet. Raises BackupError."""
-    path = deployment_id_path(database_path)
-    try:
-        with open(path) as handle:
-            value = handle.read(200).strip()
-    except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise BackupError('cannot read the deployment id %s: %s; make it readable (run as root or as the '
-                          'service user)' % (path, exc))
-    if not DEPLOYMENT_ID_RE.match(value):
-        raise BackupError('%s does not hold a deployment id (a UUID4 written by the backup module): %r; put the '
-                          'right one back, or remove the file so the next backup writes a new one' % (path, value[:60]))
-    return value
-
-
-def ensure_deployment_id(database_path):
-    """(id, created): the deployment id next to the database, written (UUID4) when there is none.
-
-    The id names the deployment whose data the directory holds; every archive records it, and restore
-    refuses by default an archive of another deployment. Written atomically: a temporary file hard-linked
-    to its final name, which fails when a concurrent run got there first (its id is kept)."""
-    existing = read_deployment_id(database_path)
-    if existing:
-        return existing, False
-    path = deployment_id_path(database_path)
-    tmp = '%s.tmp-%d' % (path, os.getpid())
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0), 0o644)
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(str(uuid.uuid4()) + '\n')
-            handle.flush()
-            os.fsync(handle.fileno())
-        if os.geteuid() == 0:
-            # Same owner as the data directory, like the rest of the service's data.
-            st = os.stat(os.path.dirname(path))
-            os.chown(tmp, st.st_uid, st.st_gid)
-        try:
-            os.link(tmp, path)
-            created = True
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-            created = False
-        fsync_dir(os.path.dirname(path))
-    finally:
-        remove_path(tmp)
-    return read_deployment_id(database_path), created
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Service layout
-
-ENV_KEYS = dict(database_path=('DATABASE_PATH', 'data/enterprise_inventory.db'),
-                transaction_log_path=('TRANSACTION_LOG_PATH', 'data/transaction_log.jsonl'),
-                backup_dir=('BACKUP_DIR', 'backups'),
-                config_dir=('CONFIG_DIR', 'config'),
-                models_dir=('MODELS_DIR', 'ai/models'),
-                log_dir=('LOG_DIR', 'logs'))
-
-
-def service_paths_argument_spec():
-    """Options locating the service's files, shared by the backup and restore modules (see service_paths)."""
-    return dict(
-        service_home=dict(type='path', default='/opt/inventory-enterprise'),
-        env_file=dict(type='path'),
-        database_path=dict(type='path'),
-        transaction_log_path=dict(type='path'),
-        config_dir=dict(type='path'),
-        models_dir=dict(type='path'),
-    )
-
-
-def service_paths(service_home, env_file=None, read_env=True, **explicit):
-    """Absolute paths of the service's files: explicit options win over .env keys, which win over defaults.
-
-    A named env_file is always read and must exist. <service_home>/.env is read unless read_env is false
-    (the caller takes nothing from it). Any .env that cannot be read or has a bad line raises EnvFileError,
-    and so does a missing <service_home>/.env unless database_path is given: a deployed service always has
-    one (the service role writes it, its systemd unit requires it), so without it the caller would act on
-    the default paths, which need not hold the database the service uses.
-    """
-    home = os.path.abspath(service_home)
-    if env_file:
-        env = _envfile.read_env_file(env_file)
-    else:
-        env_file = os.path.join(home, ENV)
-        env = _envfile.read_env_file(env_file, missing_ok=True) if read_env else {}
-        if env is None and not explicit.get('database_path'):
-            if not os.path.isdir(home):
-                raise _envfile.EnvFileError(
-                    'the service home %s does not exist, so no .env says where the database is: check service_home, '
-                    'or name env_file or database_path' % home, errno.ENOENT)
-            raise _envfile.EnvFileError(
-                '%s does not exist, so the database and the other paths would be the defaults, which need not '
-                'be the ones the service uses: put the service\'s .env back (the service role writes it), name '
-                'it with env_file, or name the paths (database_path, transaction_log_path and the backup '
-                'directory)' % env_file, errno.ENOENT)
-        env = env or {}
-    paths = dict(service_home=home, env_file=env_file)
-    for option, (key, default) in ENV_KEYS.items():
-        value = explicit.get(option) or env.get(key) or default
-        paths[option] = os.path.normpath(os.path.join(home, value))
-    return paths
-
-
-def service_paths_from_params(params, backup_dir=None, read_env=True):
-    """service_paths() for a module whose options include service_paths_argument_spec()."""
-    return service_paths(params['service_home'], env_file=params['env_file'], read_env=read_env,
-                         database_path=params['database_path'],
-                         transaction_log_path=params['transaction_log_path'],
-                         config_dir=params['config_dir'], models_dir=params['models_dir'], backup_dir=backup_dir)
-
-
-def service_version(service_home):
-    """Version of the deployed service: package.json (Node.js) or the reference wheel's dist-info."""
-    try:
-        with open(os.path.join(service_home, 'package.json')) as handle:
-            return str(json.load(handle).get('version') or 'unknown')
-    except (IOError, OSError, ValueError):
-        pass
-    venv_lib = os.path.join(service_home, 'venv', 'lib')
-    try:
-        for pyver in os.listdir(venv_lib):
-            site = os.path.join(venv_lib, pyver, 'site-packages')
-            for name in os.listdir(site):
-                match = re.match(r'^inventory_enterprise_reference-([^-]+)\.dist-info$', name)
-                if match:
-                    return match.group(1)
-    except OSError:
-        pass
-    return 'unknown'
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -329,24 +129,6 @@ class HashingReader(object):
         if self.remaining is not None:
             self.remaining -= len(data)
         return data
-
-
-class HashingWriter(object):
-    def __init__(self, fileobj):
-        self.fileobj = fileobj
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data):
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.fileobj.write(data)
-
-    def flush(self):
-        self.fileobj.flush()
-
-    def tell(self):
-        return self.size
 
 
 class DecompressingReader(object):
@@ -381,7 +163,7 @@ class DecompressingReader(object):
 
     def _fill(self):
         if self.pending_at >= len(self.pending):
-            self.pending, self.pending_at = self.raw.read(CHUNK), 0
+            self.pending, self.pending_at = self.raw.read(_files.CHUNK), 0
         chunk = self.pending[self.pending_at:self.pending_at + INPUT_SLICE]
         self.pending_at += len(chunk)
         if not chunk:
@@ -479,7 +261,7 @@ def _last_complete_line(path):
             handle.seek(0, os.SEEK_END)
             position = handle.tell()
             while position > 0:
-                step = min(CHUNK, position)
+                step = min(_files.CHUNK, position)
                 handle.seek(position - step)
                 chunk = handle.read(step)
                 index = chunk.rfind(b'\n')
@@ -506,26 +288,6 @@ def _last_seq(path, offset):
     return None
 
 
-def _tree_files(root):
-    """(relative path, absolute path) of the regular files below root, sorted; links and specials skipped."""
-    found, skipped = [], []
-    if not os.path.isdir(root):
-        return found, skipped
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full) or not os.path.isfile(full):
-                skipped.append(full)
-                continue
-            found.append((os.path.relpath(full, root).replace(os.sep, '/'), full))
-        for name in list(dirnames):
-            if os.path.islink(os.path.join(dirpath, name)):
-                skipped.append(os.path.join(dirpath, name))
-                dirnames.remove(name)
-    return found, skipped
-
-
 def _info(name, size, mtime, directory=False):
     info = tarfile.TarInfo(name)
     info.size = 0 if directory else size
@@ -540,7 +302,7 @@ def _info(name, size, mtime, directory=False):
 def _open_compressor(fileobj, compression, level, threads):
     if compression == 'zstd':
         if not HAS_ZSTD:
-            raise BackupError('compression=zstd needs the Python library zstandard on the managed host: install it '
+            raise _backup_records.BackupError('compression=zstd needs the Python library zstandard on the managed host: install it '
                               '(pip install zstandard) or use compression=gzip')
         params = zstandard.ZstdCompressor(level=level or 3, threads=threads, write_checksum=True)
         return params.stream_writer(fileobj, closefd=False)
@@ -573,8 +335,8 @@ def dest_lock(dest):
 def _name_taken(dest, stamp):
     """True when an archive of this second exists in `dest` (any compression: both would extract to the same
     top folder) or a live run is writing one."""
-    top = PREFIX + stamp.strftime(TS_FORMAT)
-    for ext in EXTENSIONS.values():
+    top = _backup_records.PREFIX + stamp.strftime(_backup_records.TS_FORMAT)
+    for ext in _backup_records.EXTENSIONS.values():
         if os.path.lexists(os.path.join(dest, '%s.tar.%s' % (top, ext))):
             return True
     for entry in os.listdir(dest):
@@ -599,7 +361,7 @@ def claim_name(dest, stamp, compression):
     """
     with dest_lock(dest):
         stamp = free_stamp(dest, stamp)
-        name = archive_name(stamp, compression)
+        name = _backup_records.archive_name(stamp, compression)
         partial = os.path.join(dest, '.%s.partial-%d' % (name, os.getpid()))
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return stamp, name, partial, os.fdopen(fd, 'wb')
@@ -618,18 +380,86 @@ def publish(partial, final):
             os.link(partial, final)
         except OSError as exc:
             if exc.errno == errno.EEXIST:
-                raise BackupError('%s appeared while this run was writing it (another backup, not made by this '
+                raise _backup_records.BackupError('%s appeared while this run was writing it (another backup, not made by this '
                                   'module, took the same name); this run\'s archive was discarded and the existing '
                                   'one left untouched: run the backup again' % final)
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV):
                 raise
             if os.path.lexists(final):
-                raise BackupError('%s already exists; this run\'s archive was discarded and the existing one left '
+                raise _backup_records.BackupError('%s already exists; this run\'s archive was discarded and the existing one left '
                                   'untouched: run the backup again' % final)
             os.rename(partial, final)
         else:
             os.unlink(partial)
-    fsync_dir(dest)
+    _files.fsync_dir(dest)
+
+
+def _capture(paths, work, database_only):
+    """The transaction log's last complete line, then the database snapshot: in this order (see create_backup)."""
+    txlog_path = paths['transaction_log_path']
+    txlog_offset, last_seq = 0, None
+    if not database_only:
+        txlog_offset = _last_complete_line(txlog_path)
+        last_seq = _last_seq(txlog_path, txlog_offset)
+    snap_path = os.path.join(work, DATABASE)
+    snap = _sqlite.snapshot(paths['database_path'], snap_path)
+    tables = _sqlite.row_counts(snap_path)
+    deployment_id = _service_layout.ensure_deployment_id(paths['database_path'])[0]
+    return dict(txlog_path=txlog_path, txlog_offset=txlog_offset, last_seq=last_seq, snap_path=snap_path, snap=snap,
+                tables=tables, deployment_id=deployment_id)
+
+
+def _add_members(tar, top, stamp, paths, captured, database_only, skipped):
+    """Write every member but the manifest below `top`; returns (members for the manifest, log lines)."""
+    members = []
+    txlog_lines = 0
+
+    def add_file(rel, fileobj, size, mtime, count_lines=False):
+        reader = HashingReader(fileobj, limit=size, count_lines=count_lines)
+        tar.addfile(_info('%s/%s' % (top, rel), size, mtime), reader)
+        members.append(dict(path=rel, size=reader.size, sha256=reader.sha256.hexdigest()))
+        return reader
+
+    tar.addfile(_info(top, 0, stamp.timestamp(), directory=True))
+    with open(captured['snap_path'], 'rb') as handle:
+        add_file(DATABASE, handle, captured['snap']['bytes'], stamp.timestamp())
+    if database_only:
+        return members, txlog_lines
+    txlog_path = captured['txlog_path']
+    if os.path.exists(txlog_path):
+        with open(txlog_path, 'rb') as handle:
+            reader = add_file(TXLOG, handle, captured['txlog_offset'], stamp.timestamp(), count_lines=True)
+            txlog_lines = reader.lines
+    else:
+        add_file(TXLOG, io.BytesIO(b''), 0, stamp.timestamp())
+    if os.path.isfile(paths['env_file']):
+        with open(paths['env_file'], 'rb') as handle:
+            data = handle.read()
+        add_file(ENV, io.BytesIO(data), len(data), os.path.getmtime(paths['env_file']))
+    for tree, root in (('config', paths['config_dir']), ('models', paths['models_dir'])):
+        tar.addfile(_info('%s/%s' % (top, tree), 0, stamp.timestamp(), directory=True))
+        files, links = _files.tree_files(root)
+        skipped.extend(links)
+        for rel, full in files:
+            with open(full, 'rb') as handle:
+                data = handle.read()
+            add_file('%s/%s' % (tree, rel), io.BytesIO(data), len(data), os.path.getmtime(full))
+    return members, txlog_lines
+
+
+def _manifest(top, stamp, paths, captured, members, txlog_lines, options):
+    """The manifest (last member); `options` holds compression, database_only, version and created_by."""
+    database_only = bool(options['database_only'])
+    return dict(
+        format=FORMAT, format_version=FORMAT_VERSION, name=top, created_at=_backup_records.iso(stamp),
+        created_by=options['created_by'], host=socket.gethostname(), service_version=options['version'],
+        compression=options['compression'], database_only=database_only, deployment_id=captured['deployment_id'],
+        database=dict(path=DATABASE, source=paths['database_path'], page_size=captured['snap']['page_size'],
+                      page_count=captured['snap']['page_count'], tables=captured['tables']),
+        transaction_log=None if database_only else dict(
+            path=TXLOG, source=captured['txlog_path'], offset=captured['txlog_offset'], lines=txlog_lines,
+            last_seq=captured['last_seq']),
+        members=members)
 
 
 def create_backup(paths, dest, compression='zstd', level=None, threads=-1, database_only=False,
@@ -640,70 +470,24 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
     transaction log: the log's last complete line is fixed first, then the database snapshot is taken, so
     every logged transaction is in the snapshot.
     """
-    pid = os.getpid()
     partial = raw = work = None
     started = time.time()
-    members, skipped = [], []
+    skipped = []
+    options = dict(compression=compression, database_only=database_only, version=version, created_by=created_by)
     try:
-        stamp, name, partial, raw = claim_name(dest, now or utc_now(), compression)
+        stamp, name, partial, raw = claim_name(dest, now or _backup_records.utc_now(), compression)
         final = os.path.join(dest, name)
         top = name.split('.tar.')[0]
-        work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, pid))
+        work = os.path.join(work_parent or dest, '.%s.work-%d' % (top, os.getpid()))
         os.mkdir(work, 0o700)
-        txlog_offset = txlog_lines = 0
-        last_seq = None
-        txlog_path = paths['transaction_log_path']
-        if not database_only:
-            txlog_offset = _last_complete_line(txlog_path)
-            last_seq = _last_seq(txlog_path, txlog_offset)
-        snap_path = os.path.join(work, DATABASE)
-        snap = _sqlite.snapshot(paths['database_path'], snap_path)
-        tables = _sqlite.row_counts(snap_path)
-        deployment_id = ensure_deployment_id(paths['database_path'])[0]
-
+        captured = _capture(paths, work, database_only)
         with raw:
-            hashed = HashingWriter(raw)
+            hashed = _files.HashingWriter(raw)
             compressor = _open_compressor(hashed, compression, level, threads)
-            tar = tarfile.open(fileobj=compressor, mode='w|', bufsize=CHUNK, format=tarfile.PAX_FORMAT)
-            tar.copybufsize = CHUNK
-
-            def add_file(rel, fileobj, size, mtime, count_lines=False):
-                reader = HashingReader(fileobj, limit=size, count_lines=count_lines)
-                tar.addfile(_info('%s/%s' % (top, rel), size, mtime), reader)
-                members.append(dict(path=rel, size=reader.size, sha256=reader.sha256.hexdigest()))
-                return reader
-
-            tar.addfile(_info(top, 0, stamp.timestamp(), directory=True))
-            with open(snap_path, 'rb') as handle:
-                add_file(DATABASE, handle, snap['bytes'], stamp.timestamp())
-            if not database_only:
-                if os.path.exists(txlog_path):
-                    with open(txlog_path, 'rb') as handle:
-                        reader = add_file(TXLOG, handle, txlog_offset, stamp.timestamp(), count_lines=True)
-                        txlog_lines = reader.lines
-                else:
-                    add_file(TXLOG, io.BytesIO(b''), 0, stamp.timestamp())
-                if os.path.isfile(paths['env_file']):
-                    with open(paths['env_file'], 'rb') as handle:
-                        data = handle.read()
-                    add_file(ENV, io.BytesIO(data), len(data), os.path.getmtime(paths['env_file']))
-                for tree, root in (('config', paths['config_dir']), ('models', paths['models_dir'])):
-                    tar.addfile(_info('%s/%s' % (top, tree), 0, stamp.timestamp(), directory=True))
-                    files, links = _tree_files(root)
-                    skipped.extend(links)
-                    for rel, full in files:
-                        with open(full, 'rb') as handle:
-                            data = handle.read()
-                        add_file('%s/%s' % (tree, rel), io.BytesIO(data), len(data), os.path.getmtime(full))
-            manifest = dict(
-                format=FORMAT, format_version=FORMAT_VERSION, name=top, created_at=iso(stamp),
-                created_by=created_by, host=socket.gethostname(), service_version=version,
-                compression=compression, database_only=bool(database_only), deployment_id=deployment_id,
-                database=dict(path=DATABASE, source=paths['database_path'], page_size=snap['page_size'],
-                              page_count=snap['page_count'], tables=tables),
-                transaction_log=None if database_only else dict(
-                    path=TXLOG, source=txlog_path, offset=txlog_offset, lines=txlog_lines, last_seq=last_seq),
-                members=members)
+            tar = tarfile.open(fileobj=compressor, mode='w|', bufsize=_files.CHUNK, format=tarfile.PAX_FORMAT)
+            tar.copybufsize = _files.CHUNK
+            members, txlog_lines = _add_members(tar, top, stamp, paths, captured, database_only, skipped)
+            manifest = _manifest(top, stamp, paths, captured, members, txlog_lines, options)
             data = json.dumps(manifest, indent=2, sort_keys=True).encode('utf-8')
             tar.addfile(_info('%s/%s' % (top, MANIFEST), len(data), stamp.timestamp()), io.BytesIO(data))
             tar.close()
@@ -713,18 +497,18 @@ def create_backup(paths, dest, compression='zstd', level=None, threads=-1, datab
         os.chmod(partial, 0o600)
         publish(partial, final)
     except (OSError, IOError) as exc:
-        hint = (no_space_hint(exc, os.path.dirname(work) if work and os.path.exists(work) else dest)
-                or permission_hint(exc, getattr(exc, 'filename', None) or dest))
-        raise BackupError('backup into %s failed: %s%s' % (dest, exc, '; ' + hint if hint else ''))
+        hint = (_files.no_space_hint(exc, os.path.dirname(work) if work and os.path.exists(work) else dest)
+                or _files.permission_hint(exc, getattr(exc, 'filename', None) or dest))
+        raise _backup_records.BackupError('backup into %s failed: %s%s' % (dest, exc, '; ' + hint if hint else ''))
     except _sqlite.SqliteError as exc:
-        hint = no_space_hint(OSError(errno.ENOSPC, 'full'), os.path.dirname(work)) if exc.disk_full else None
-        raise BackupError('%s%s' % (exc, '; ' + hint if hint else ''))
+        hint = _files.no_space_hint(OSError(errno.ENOSPC, 'full'), os.path.dirname(work)) if exc.disk_full else None
+        raise _backup_records.BackupError('%s%s' % (exc, '; ' + hint if hint else ''))
     finally:
         if raw is not None:
             raw.close()
         for path in (partial, work):
             if path:
-                remove_path(path)
+                _files.remove_path(path)
     return dict(path=final, name=name, size=os.path.getsize(final), archive_sha256=hashed.sha256.hexdigest(),
                 manifest=manifest, skipped=skipped, duration=round(time.time() - started, 3))
 
@@ -791,7 +575,7 @@ def _safe_write(scratch, relpath, fileobj, size, durable=True):
     target = os.path.join(current, parts[-1])
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
     with os.fdopen(fd, 'wb') as out:
-        shutil.copyfileobj(fileobj, out, CHUNK)
+        shutil.copyfileobj(fileobj, out, _files.CHUNK)
         out.flush()
         if durable:
             os.fsync(out.fileno())
@@ -806,7 +590,7 @@ def _tar_pass(raw, compression, expected_top, on_file, mode='r|'):
     manifest, dirs = None, set()
     hashed = HashingReader(raw)
     stream = DecompressingReader(hashed, compression)
-    tar = tarfile.open(fileobj=stream, mode=mode, bufsize=CHUNK)
+    tar = tarfile.open(fileobj=stream, mode=mode, bufsize=_files.CHUNK)
     for info in tar:
         relpath = _member_path(info, state)
         if info.isdir():
@@ -842,13 +626,27 @@ def check_space(directory, needed):
     try:
         st = os.statvfs(directory)
     except OSError as exc:
-        raise BackupError('cannot read the free space of %s: %s' % (directory, exc))
+        raise _backup_records.BackupError('cannot read the free space of %s: %s' % (directory, exc))
     free = st.f_bavail * st.f_frsize
     wanted = needed + needed // 10 + SPACE_MARGIN
     if wanted > free:
-        raise BackupError('extracting the archive needs %.1f MiB (with a margin) in %s, the filesystem has %.1f MiB '
+        raise _backup_records.BackupError('extracting the archive needs %.1f MiB (with a margin) in %s, the filesystem has %.1f MiB '
                           'free: free space there (old safety copies, old backups) and retry'
                           % (wanted / 1048576.0, directory, free / 1048576.0))
+
+
+def _readable(path):
+    """(top folder its name promises or None, compression) of an archive this host can read."""
+    parsed = _backup_records.parse_name(os.path.basename(path))
+    if not os.path.isfile(path) or os.path.islink(path):
+        raise ArchiveRejected('%s is not a regular file' % path)
+    try:
+        compression = detect_compression(path)
+    except (OSError, IOError) as exc:
+        raise _backup_records.BackupError('cannot read %s: %s' % (path, exc))
+    if compression == 'zstd' and not HAS_ZSTD:
+        raise _backup_records.BackupError('%s is zstd-compressed: install the Python library zstandard on this host' % path)
+    return (parsed[0] if parsed else None), compression
 
 
 def read_archive(path, scratch=None, extract=None, durable=True, before_extract=None):
@@ -866,17 +664,8 @@ def read_archive(path, scratch=None, extract=None, durable=True, before_extract=
     Returns dict(top, manifest, members, extracted, archive_sha256, compression). Raises ArchiveRejected,
     or BackupError when the archive cannot be read or does not fit.
     """
-    parsed = parse_name(os.path.basename(path))
-    expected_top = parsed[0] if parsed else None
+    expected_top, compression = _readable(path)
     members, extracted, declared = {}, {}, {}
-    if not os.path.isfile(path) or os.path.islink(path):
-        raise ArchiveRejected('%s is not a regular file' % path)
-    try:
-        compression = detect_compression(path)
-    except (OSError, IOError) as exc:
-        raise BackupError('cannot read %s: %s' % (path, exc))
-    if compression == 'zstd' and not HAS_ZSTD:
-        raise BackupError('%s is zstd-compressed: install the Python library zstandard on this host' % path)
 
     def declare(info, relpath, source):
         declared[relpath] = info.size
@@ -889,7 +678,7 @@ def read_archive(path, scratch=None, extract=None, durable=True, before_extract=
         if _wanted(relpath, extract):
             extracted[relpath] = _safe_write(scratch, relpath, reader, info.size, durable)
         else:
-            while reader.read(CHUNK):
+            while reader.read(_files.CHUNK):
                 pass
         if reader.size != info.size:
             raise ArchiveRejected('member %r is truncated (%d of %d bytes)' % (info.name, reader.size, info.size))
@@ -910,8 +699,8 @@ def read_archive(path, scratch=None, extract=None, durable=True, before_extract=
     except (EOFError, zlib.error) as exc:
         raise ArchiveRejected('the archive is damaged: %s' % exc)
     except (OSError, IOError) as exc:
-        hint = no_space_hint(exc, scratch or path)
-        raise BackupError('reading %s failed: %s%s' % (path, exc, '; ' + hint if hint else ''))
+        hint = _files.no_space_hint(exc, scratch or path)
+        raise _backup_records.BackupError('reading %s failed: %s%s' % (path, exc, '; ' + hint if hint else ''))
     if again != manifest:
         raise ArchiveRejected('manifest.json changed while the archive was read')
     check_manifest(manifest, top, members)
@@ -992,13 +781,13 @@ def verify_archive(path, scratch_parent):
     try:
         os.mkdir(scratch, 0o700)
     except OSError as exc:
-        raise BackupError('cannot create the scratch directory %s: %s' % (scratch, exc))
+        raise _backup_records.BackupError('cannot create the scratch directory %s: %s' % (scratch, exc))
     try:
         # Scratch files are deleted right after the checks: no fsync.
         result = read_archive(path, scratch, extract={DATABASE, TXLOG}, durable=False)
         db = check_database(result['extracted'][DATABASE], result['manifest'])
     finally:
-        remove_path(scratch)
+        _files.remove_path(scratch)
     manifest = result['manifest']
     txlog = manifest.get('transaction_log') or {}
     return dict(path=path, name=os.path.basename(path), ok=True, archive_sha256=result['archive_sha256'],
@@ -1007,22 +796,3 @@ def verify_archive(path, scratch_parent):
                 integrity_check=db['integrity_check'], tables=db['tables'],
                 transaction_log_lines=txlog.get('lines'), transaction_log_offset=txlog.get('offset'),
                 last_seq=txlog.get('last_seq'), duration=round(time.time() - started, 3))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Backup log
-
-def log_line(log_dir, level, message):
-    """Append one line to <log_dir>/backup-<local date>.log, in the service's log format (the guide's
-    `cat logs/backup-$(date +%Y-%m-%d).log`). Never fails the caller."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    path = os.path.join(log_dir, 'backup-%s.log' % datetime.date.today().isoformat())
-    try:
-        if not os.path.isdir(log_dir):
-            os.makedirs(log_dir, 0o755)
-        with open(path, 'a') as handle:
-            handle.write('%s.%03dZ %s %s\n' % (now.strftime('%Y-%m-%dT%H:%M:%S'), now.microsecond // 1000, level,
-                                               ' '.join(message.split())))
-    except (IOError, OSError):
-        return None
-    return path

@@ -16,7 +16,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import (
     ApiClient, ApiError, ApiJSONError, ApiTimeoutError)
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_run import (
@@ -37,7 +37,7 @@ def api_archive(answer):
     name = os.path.basename(path)
     if not os.path.isabs(path):
         return None, '"path" %r is not an absolute path' % path
-    if not _archive.parse_name(name):
+    if not _backup_records.parse_name(name):
         return None, '"path" %s is not a backup archive (inventory_backup_<time>.tar.zst|gz)' % path
     if answer.get('name', name) != name:
         return None, '"name" %r does not match "path" %s' % (answer.get('name'), path)
@@ -114,9 +114,9 @@ def verify_service_archive(module, result, archive):
     path = archive['path']
     try:
         report = _archive.verify_archive(path, module.params['scratch_dir'] or os.path.dirname(path))
-    except _archive.BackupError as exc:
+    except _backup_records.BackupError as exc:
         if not cannot_verify(exc, path):
-            _archive.write_failure_marker(path, exc)
+            _backup_records.write_failure_marker(path, exc)
         module.fail_json(msg=cannot_verify(exc, path) or 'the service wrote %s but it does not verify: %s; it is '
                          'not counted as a good backup: investigate it' % (path, exc), **result)
     if archive.get('archive_sha256', report['archive_sha256']) != report['archive_sha256']:

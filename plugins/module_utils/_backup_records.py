@@ -7,7 +7,7 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Which backups exist and which of them are verified: archive names, listing, verification records, retention.
+"""The backup store: archive names, which backups exist and which are verified, retention, the backup log.
 
 A finished archive is ``inventory_backup_<YYYY-MM-DDTHH-MM-SS>.tar.zst|gz``, the time in UTC. Its verification
 record is ``<dir>/.verified/<archive name>.json``: ``ok`` true after a full verification passed (module
@@ -15,7 +15,8 @@ record is ``<dir>/.verified/<archive name>.json``: ``ok`` true after a full veri
 while the archive keeps the size and mtime it had when verified.
 
 Only the standard library's light modules here: health_check reads this on every host without the archive
-code (_archive, which re-exports every name of this file for the backup and restore modules).
+code (_archive, the tar and zstd format). Leftovers of killed runs are found by _archive.stale_leftovers,
+which needs its pid check.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -30,8 +31,13 @@ PREFIX = 'inventory_backup_'
 TS_FORMAT = '%Y-%m-%dT%H-%M-%S'
 NAME_RE = re.compile(r'^(inventory_backup_\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})\.tar\.(zst|gz)$')
 MARKER_DIR = '.verified'
+EXTENSIONS = {'zstd': 'zst', 'gzip': 'gz'}
 # Off-site copies encrypted with age (module_utils/_encryption.py): <archive name>.age.
 ENCRYPTED_SUFFIX = '.age'
+
+
+class BackupError(Exception):
+    """What failed, where, and what to do."""
 
 
 def utc_now():
@@ -40,6 +46,10 @@ def utc_now():
 
 def iso(dt):
     return dt.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def archive_name(stamp, compression):
+    return '%s%s.tar.%s' % (PREFIX, stamp.strftime(TS_FORMAT), EXTENSIONS[compression])
 
 
 def parse_name(filename):
@@ -161,3 +171,19 @@ def plan_retention(backups, retention_days, is_verified):
     cutoff = anchor['timestamp'] - datetime.timedelta(days=retention_days)
     remove = [b for b in backups if b['timestamp'] < cutoff and b['path'] != anchor['path']]
     return anchor, remove, rejected
+
+
+def log_line(log_dir, level, message):
+    """Append one line to <log_dir>/backup-<local date>.log, in the service's log format (the guide's
+    `cat logs/backup-$(date +%Y-%m-%d).log`). Never fails the caller."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    path = os.path.join(log_dir, 'backup-%s.log' % datetime.date.today().isoformat())
+    try:
+        if not os.path.isdir(log_dir):
+            os.makedirs(log_dir, 0o755)
+        with open(path, 'a') as handle:
+            handle.write('%s.%03dZ %s %s\n' % (now.strftime('%Y-%m-%dT%H:%M:%S'), now.microsecond // 1000, level,
+                                               ' '.join(message.split())))
+    except (IOError, OSError):
+        return None
+    return path

@@ -20,7 +20,7 @@ import os
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption, _envfile
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _encryption, _envfile, _files, _service_layout
 
 
 def check_ranges(module):
@@ -42,7 +42,7 @@ def locate(module, result):
         # control node that calls the API has no service home at all.
         read_env = os.path.isdir(params['service_home'])
     try:
-        return _archive.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
+        return _service_layout.service_paths_from_params(params, backup_dir=params['dest'], read_env=read_env)
     except _envfile.EnvFileError as exc:
         module.fail_json(msg="cannot read the service's configuration: %s. Nothing was backed up or changed."
                          % exc, **result)
@@ -53,24 +53,24 @@ def locate(module, result):
 def is_verified_factory(module, scratch, reports):
     """Verified backups: a marker that still matches the file, else a full verification now."""
     def is_verified(backup):
-        if _archive.read_marker(backup['path']):
+        if _backup_records.read_marker(backup['path']):
             return None
         if backup.get('encrypted'):
             # An age copy off-site, where no key is: good when it still has the SHA-256 its transfer recorded.
             sha256, reason = _encryption.check_copy(backup['path'])
             if sha256 and not module.check_mode:
-                _archive.write_marker(backup['path'], dict(archive_sha256=sha256))
+                _backup_records.write_marker(backup['path'], dict(archive_sha256=sha256))
             return reason
         try:
             report = _archive.verify_archive(backup['path'], scratch or os.path.dirname(backup['path']))
-        except _archive.BackupError as exc:
+        except _backup_records.BackupError as exc:
             if not module.check_mode:
-                _archive.write_failure_marker(backup['path'], exc)
+                _backup_records.write_failure_marker(backup['path'], exc)
             return str(exc)
         reports[backup['name']] = report
         if not module.check_mode:
             try:
-                _archive.write_marker(backup['path'], report)
+                _backup_records.write_marker(backup['path'], report)
             except OSError:
                 pass  # the record only spares a later run this verification; removal errors are reported below
         return None
@@ -80,13 +80,13 @@ def is_verified_factory(module, scratch, reports):
 def write_marker(module, path, report, result):
     """Record a verification; retention, max_age_hours and the morning check trust only recorded ones."""
     try:
-        _archive.write_marker(path, report)
+        _backup_records.write_marker(path, report)
     except OSError as exc:
         result['verification'] = report
         module.fail_json(msg='%s verified, but its record %s cannot be written: %s; %s, else retention and the '
                              'morning check will not count it as verified'
-                         % (path, _archive.marker_path(path), exc,
-                            _archive.permission_hint(exc, os.path.dirname(_archive.marker_path(path)))
+                         % (path, _backup_records.marker_path(path), exc,
+                            _files.permission_hint(exc, os.path.dirname(_backup_records.marker_path(path)))
                             or 'free space there'), **result)
 
 
@@ -99,7 +99,7 @@ def cannot_verify(exc, path):
 
 
 def apply_retention(module, dest, days, scratch, extra_newest=None, result=None, encrypted=False):
-    backups = _archive.list_backups(dest, encrypted=encrypted)
+    backups = _backup_records.list_backups(dest, encrypted=encrypted)
     if extra_newest:
         backups.insert(0, extra_newest)
     verified = is_verified_factory(module, scratch, {})
@@ -109,19 +109,19 @@ def apply_retention(module, dest, days, scratch, extra_newest=None, result=None,
             return None
         return verified(backup)
 
-    anchor, remove, rejected = _archive.plan_retention(backups, days, check)
+    anchor, remove, rejected = _backup_records.plan_retention(backups, days, check)
     removed = []
     for backup in remove:
         if not module.check_mode:
             try:
                 os.unlink(backup['path'])
-                _archive.remove_path(_archive.marker_path(backup['path']))
-                _archive.remove_path(_encryption.checksum_path(backup['path']))
+                _files.remove_path(_backup_records.marker_path(backup['path']))
+                _files.remove_path(_encryption.checksum_path(backup['path']))
             except OSError as exc:
                 done = dict(result or {})
                 done.update(pruned=removed, changed=bool(removed or done.get('changed')))
                 module.fail_json(msg='retention: cannot remove %s: %s; %s. Removed before this: %s'
-                                 % (backup['path'], exc, _archive.permission_hint(exc, dest)
+                                 % (backup['path'], exc, _files.permission_hint(exc, dest)
                                     or 'check permissions on %s' % dest, ', '.join(removed) or 'nothing'), **done)
         removed.append(backup['name'])
     warnings = []
@@ -143,12 +143,12 @@ def retain(module, result, dest, encrypted=False):
 
 def recent_verified(dest, hours):
     """The newest archive in `dest` younger than `hours` whose verification marker still matches it."""
-    now = _archive.utc_now()
-    for backup in _archive.list_backups(dest):
+    now = _backup_records.utc_now()
+    for backup in _backup_records.list_backups(dest):
         age = (now - backup['timestamp']).total_seconds()
         if age >= hours * 3600:
             return None
-        marker = _archive.read_marker(backup['path'])
+        marker = _backup_records.read_marker(backup['path'])
         if marker:
             return dict(path=backup['path'], name=backup['name'], size=backup['size'],
                         archive_sha256=marker.get('archive_sha256'), age_seconds=int(age))
@@ -164,7 +164,7 @@ def leftovers(module, *directories):
                     found.append(path)
     if not module.check_mode:
         for path in found:
-            _archive.remove_path(path)
+            _files.remove_path(path)
         # Report only what is really gone (a leftover of another user may not be removable).
         found = [path for path in found if not os.path.lexists(path)]
     return found
@@ -183,7 +183,7 @@ def readable_dir(module, directory, result):
 
 def newest_archive(module, result, dest):
     readable_dir(module, dest, result)
-    found = _archive.list_backups(dest)
+    found = _backup_records.list_backups(dest)
     if not found:
         module.fail_json(msg='no backup archive (inventory_backup_*.tar.zst|gz) in %s: create one first '
                              '(state=present) or set path' % dest, **result)
@@ -197,11 +197,11 @@ def verify_one(module, result, dest):
     result['leftovers_removed'] = leftovers(module, scratch or os.path.dirname(target))
     try:
         report = _archive.verify_archive(target, scratch or os.path.dirname(target))
-    except _archive.BackupError as exc:
+    except _backup_records.BackupError as exc:
         if cannot_verify(exc, target):
             module.fail_json(msg=cannot_verify(exc, target), archive=target, **result)
         if not module.check_mode:
-            _archive.write_failure_marker(target, exc)
+            _backup_records.write_failure_marker(target, exc)
         module.fail_json(msg='backup %s failed verification: %s; nothing was changed. Use an older archive '
                              '(restore picks the newest that verifies) and investigate this one'
                          % (target, exc), archive=target, **result)
@@ -270,10 +270,10 @@ def skip_when_recent(module, result, dest):
 def predict(module, result, dest):
     """Check mode: the name this run would write and what retention would remove with it."""
     params = module.params
-    stamp = _archive.utc_now()
+    stamp = _backup_records.utc_now()
     if os.path.isdir(dest):
         stamp = _archive.free_stamp(dest, stamp)
-    name = _archive.archive_name(stamp, params['compression'])
+    name = _backup_records.archive_name(stamp, params['compression'])
     result['backup'] = dict(path=os.path.join(dest, name), name=name)
     result['leftovers_removed'] = leftovers(module, dest, params['scratch_dir'])
     if params['retention_days'] is not None and os.path.isdir(dest):
@@ -294,17 +294,17 @@ def write_archive(module, result, paths):
         except OSError as exc:
             result['changed'] = False
             module.fail_json(msg='cannot create the backup directory %s: %s; %s' % (
-                dest, exc, _archive.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
+                dest, exc, _files.permission_hint(exc, os.path.dirname(dest)) or 'check dest'), **result)
     result['leftovers_removed'] = leftovers(module, dest, params['scratch_dir'])
     try:
         created = _archive.create_backup(
             paths, dest, compression=params['compression'], level=params['compression_level'],
             threads=params['threads'], database_only=params['database_only'],
-            version=params['service_version'] or _archive.service_version(paths['service_home']),
+            version=params['service_version'] or _service_layout.service_version(paths['service_home']),
             created_by='ansible inventory_enterprise.ops.backup', work_parent=params['scratch_dir'])
-    except _archive.BackupError as exc:
+    except _backup_records.BackupError as exc:
         if params['log']:
-            _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
+            _backup_records.log_line(paths['log_dir'], 'ERROR', 'backup failed: %s' % exc)
         # Removed leftovers are bookkeeping; a backup directory created for this run is a change.
         result['changed'] = made_dest
         module.fail_json(msg='backup of %s failed: %s. Previous backups in %s are untouched and no partial archive '
@@ -317,11 +317,11 @@ def verify_new(module, result, paths, created):
     params = module.params
     try:
         report = _archive.verify_archive(created['path'], params['scratch_dir'] or paths['backup_dir'])
-    except _archive.BackupError as exc:
+    except _backup_records.BackupError as exc:
         if not cannot_verify(exc, created['path']):
-            _archive.write_failure_marker(created['path'], exc)
+            _backup_records.write_failure_marker(created['path'], exc)
         if params['log']:
-            _archive.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s' % (created['name'], exc))
+            _backup_records.log_line(paths['log_dir'], 'ERROR', 'backup failed verification %s: %s' % (created['name'], exc))
         module.fail_json(msg=cannot_verify(exc, created['path']) or (
             'the new backup %s does not verify: %s; it is kept for investigation and is not counted as a good '
             'backup' % (created['path'], exc)), **result)
@@ -331,7 +331,7 @@ def verify_new(module, result, paths, created):
 
 def log_success(module, result, paths, created):
     manifest = created['manifest']
-    result['log_file'] = _archive.log_line(
+    result['log_file'] = _backup_records.log_line(
         paths['log_dir'], 'INFO',
         'backup completed name=%s size=%d sha256=%s tables=%d log_lines=%s verified=%s pruned=%d duration=%ss'
         % (created['name'], created['size'], created['archive_sha256'], len(manifest['database']['tables']),

@@ -18,12 +18,11 @@ with a message that says which of them it was. Secret keys never appear in a mes
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import os
 import re
 import traceback
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _files
 
 PYRAGE_IMP_ERR = None
 try:
@@ -34,10 +33,9 @@ except ImportError:
     PYRAGE_IMP_ERR = traceback.format_exc()
     HAS_PYRAGE = False
 
-SUFFIX = _archive.ENCRYPTED_SUFFIX
+SUFFIX = _backup_records.ENCRYPTED_SUFFIX
 CHECKSUM_SUFFIX = '.sha256'
 MAGIC = b'age-encryption.org/v1\n'
-CHUNK = 1024 * 1024
 
 
 class EncryptionError(Exception):
@@ -76,34 +74,6 @@ def public_key(identity):
     return str(identity.to_public())
 
 
-class _HashingWriter(object):
-    """A writer that hashes what passes through it, to `fileobj` or to nowhere."""
-
-    def __init__(self, fileobj=None):
-        self.fileobj = fileobj
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data):
-        if self.fileobj is not None:
-            self.fileobj.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self):
-        if self.fileobj is not None:
-            self.fileobj.flush()
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(CHUNK), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_age_file(path):
     with open(path, 'rb') as handle:
         return handle.read(len(MAGIC)) == MAGIC
@@ -140,7 +110,7 @@ def decrypt_digest(src, identities):
         if reader.read(len(MAGIC)) != MAGIC:
             raise EncryptionError('%s is not an age-encrypted file (no age-encryption.org/v1 header)' % src)
         reader.seek(0)
-        sink = _HashingWriter()
+        sink = _files.HashingWriter()
         try:
             pyrage.decrypt_io(reader, sink, identities)
         except (pyrage.DecryptError, OSError) as exc:
@@ -168,21 +138,21 @@ def _write_atomically(dest, work):
         raise EncryptionError('cannot create %s: %s; check that the directory exists and is writable'
                               % (tmp, exc.strerror or exc))
     try:
-        with os.fdopen(fd, 'wb', CHUNK) as handle:
-            writer = _HashingWriter(handle)
+        with os.fdopen(fd, 'wb', _files.CHUNK) as handle:
+            writer = _files.HashingWriter(handle)
             work(writer)
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(tmp, dest)
     except BaseException:
-        _archive.remove_path(tmp)
+        _files.remove_path(tmp)
         raise
-    _archive.fsync_dir(os.path.dirname(dest) or '.')
+    _files.fsync_dir(os.path.dirname(dest) or '.')
     return writer.sha256.hexdigest(), writer.size
 
 
 def _io_failure(exc, dest):
-    hint = _archive.no_space_hint(exc, os.path.dirname(dest))
+    hint = _files.no_space_hint(exc, os.path.dirname(dest))
     return 'writing %s failed: %s%s' % (dest, getattr(exc, 'strerror', None) or exc, '; ' + hint if hint else '')
 
 
@@ -233,7 +203,7 @@ def check_copy(copy):
     try:
         if not is_age_file(copy):
             return None, 'not an age-encrypted file'
-        actual = file_sha256(copy)
+        actual = _files.sha256_file(copy)
     except (IOError, OSError) as exc:
         return None, 'cannot read it: %s' % (exc.strerror or exc)
     if not recorded or recorded[0] != actual:

@@ -22,6 +22,7 @@ __metaclass__ = type
 import os
 import sqlite3
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _files
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._sql import quote_identifier
 
 SIDECARS = ('-wal', '-shm', '-journal')
@@ -35,15 +36,6 @@ class SqliteError(Exception):
         self.disk_full = disk_full
 
 
-def fsync_path(path, directory=False):
-    flags = os.O_RDONLY
-    if directory:
-        flags |= getattr(os, 'O_DIRECTORY', 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshot(source, dest, busy_timeout=30.0, fsync=False):
@@ -78,7 +70,7 @@ def snapshot(source, dest, busy_timeout=30.0, fsync=False):
             if conn is not None:
                 conn.close()
     if fsync:
-        fsync_path(dest)
+        _files.fsync_path(dest)
     return dict(page_size=page_size, page_count=page_count, bytes=os.path.getsize(dest))
 
 

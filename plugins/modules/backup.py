@@ -383,13 +383,13 @@ archive:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_api, _backup_run
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_api, _backup_run, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import api_argument_spec
 
 
 def argument_spec():
     spec = api_argument_spec()
-    spec.update(_archive.service_paths_argument_spec())
+    spec.update(_service_layout.service_paths_argument_spec())
     spec.update(
         state=dict(type='str', choices=['present', 'verified', 'pruned'], default='present'),
         dest=dict(type='path', aliases=['backup_dir']),

@@ -140,7 +140,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _encryption
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _encryption, _files
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._encryption import EncryptionError
 
 
@@ -183,8 +183,8 @@ def encrypt(module, src, dest, result):
             digest = _encryption.decrypt_digest(dest, identities)[0]
         except EncryptionError:
             digest = None  # damaged or for other keys: encrypted again below
-        if digest == _encryption.file_sha256(src):
-            result.update(sha256=_encryption.file_sha256(dest), size=os.path.getsize(dest),
+        if digest == _files.sha256_file(src):
+            result.update(sha256=_files.sha256_file(dest), size=os.path.getsize(dest),
                           msg='%s already holds %s, encrypted to these recipients' % (dest, src))
             return result
     result['changed'] = True
@@ -204,7 +204,7 @@ def decrypt(module, src, dest, result):
                          **result)
     if module.check_mode or os.path.isfile(dest):
         sha256, size = _encryption.decrypt_digest(src, identities)
-        if os.path.isfile(dest) and _encryption.file_sha256(dest) == sha256:
+        if os.path.isfile(dest) and _files.sha256_file(dest) == sha256:
             result.update(sha256=sha256, size=size, msg='%s already holds the plaintext of %s' % (dest, src))
             return result
         if module.check_mode:
@@ -235,7 +235,7 @@ def run_module(module):
     result['partials_removed'] = _encryption.stale_partials(dest)
     if not module.check_mode:
         for path in result['partials_removed']:
-            _archive.remove_path(path)
+            _files.remove_path(path)
     result['changed'] = bool(result['partials_removed'])
     try:
         if params['state'] == 'encrypted':

@@ -31,10 +31,8 @@ description:
     An empty or damaged file named like an archive is such an archive.
   - C(memory) compares the resident memory of the service with O(memory_max_mb), read from
     C(process_resident_memory_bytes) in C(/metrics) or from C(/proc) when O(pid_file) is set.
-  - C(/health), C(/metrics) and Redis are queried concurrently, so one slow dependency does not delay the others;
-    C(/health) and C(/metrics) are fetched once each.
-  - A down service, an HTTP error, a timeout, a malformed answer or a down Redis each give a failed check with a
-    message saying what failed, where and what to do; they never crash the module.
+  - C(/health), C(/metrics) and Redis are queried concurrently, once each. A down service, an HTTP error, a timeout,
+    a malformed answer or a down Redis each fail their check saying what failed, where and what to do.
   - Text that a server sent (the C(/health) JSON, error bodies, Redis errors) is reported with its control
     characters written as visible escapes (C(\x1b), C(\r)), so it cannot act on the operator's terminal.
   - The password of a Redis URL is masked everywhere; messages still name its host, port and database
@@ -261,10 +259,7 @@ hosts:
           type: str
           sample: "status ok; cache, database connected (version 2.1.0, cache backend redis)"
         reading:
-          description:
-            - The figure behind the verdict, against its limit where there is one, for the fleet summary (how
-              close a host is to failing) - API latency, gauges at 1, MB of the limit, hit rate, percent used,
-              hours since the newest verified backup. V(null) when nothing was measured.
+          description: The figure behind the verdict against its limit (latency, MB, percent used, backup age), or V(null).
           type: str
           sample: "42.1% used of 85%"
 failed_hosts:

@@ -20,7 +20,7 @@ from tests.support import playbook as pb
 from tests.support.servers import free_port
 
 sys.path.insert(0, os.path.join(pb.ROOT, "build", "collections"))
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite  # noqa: E402
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout, _sqlite  # noqa: E402
 
 from tests.support.deployment import ADMIN_PASSWORD, JWT_SECRET  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -136,7 +136,7 @@ def test_check_mode_and_retention_through_the_role(dep, tmp_path):
     # Retention 0 keeps only the newest verified archive, however the others were made.
     run = dep.play(role_playbook(tmp_path, backup_create=False, backup_retention_days=0))
     assert run.rc == 0, run.failed_tasks()
-    left = [n for n in os.listdir(backups) if _archive.NAME_RE.match(n)]
+    left = [n for n in os.listdir(backups) if _backup_records.NAME_RE.match(n)]
     assert len(left) == 1
 
 
@@ -148,7 +148,7 @@ def test_dr_restore_rolls_back_a_service_that_does_not_come_back(dep, tmp_path):
     wrong = original_env.replace("PORT=%d" % dep.port, "PORT=%d" % free_port()).replace(
         'PORT="%d"' % dep.port, 'PORT="%d"' % free_port())
     assert wrong != original_env
-    paths = _archive.service_paths(dep.home)
+    paths = _service_layout.service_paths(dep.home)
     with open(env_path, "w") as handle:
         handle.write(wrong)
     try:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_records
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._checks import (
     FAILED,
@@ -75,7 +75,7 @@ def test_backup_newest_verified_archive_counts(home):
 
 def test_backup_a_zero_byte_file_named_like_an_archive_is_no_backup(home):
     backups = os.path.join(home, 'backups')
-    empty = os.path.join(backups, 'inventory_backup_%s.tar.zst' % _archive.utc_now().strftime(_archive.TS_FORMAT))
+    empty = os.path.join(backups, 'inventory_backup_%s.tar.zst' % _backup_records.utc_now().strftime(_backup_records.TS_FORMAT))
     open(empty, 'w').close()
     result = check_backup(backups, 'inventory_backup_*', 26)
     assert result['verdict'] == FAILED
@@ -95,7 +95,7 @@ def test_backup_unverified_newer_archive_is_reported_beside_the_verified_one(hom
     assert result['verdict'] == OK
     assert result['value']['path'] == verified
     assert result['value']['newest_unverified'] == dict(
-        path=newer, name=os.path.basename(newer), created_at=_archive.iso(_archive.parse_name(
+        path=newer, name=os.path.basename(newer), created_at=_backup_records.iso(_backup_records.parse_name(
             os.path.basename(newer))[1]), age_hours=pytest.approx(1, abs=0.01), status='not verified', reason=None)
     assert result['message'] == ('newest verified backup %s is 5 h old; newer archive %s is not verified '
                                  '(run backup state=verified path=%s)' % (verified, newer, newer))

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout, _sqlite
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
     db_path, make_home, read_members, run, sha256, txlog_path, write_rows)
@@ -44,13 +44,13 @@ def home(tmp_path):
 
 
 def backups_in(home):
-    return sorted(n for n in os.listdir(os.path.join(home, 'backups')) if _archive.NAME_RE.match(n))
+    return sorted(n for n in os.listdir(os.path.join(home, 'backups')) if _backup_records.NAME_RE.match(n))
 
 
 def make_old(home, days_ago, now=None):
     """A real, verifiable archive whose name says it was taken `days_ago` days ago."""
-    now = now or _archive.utc_now()
-    paths = _archive.service_paths(home)
+    now = now or _backup_records.utc_now()
+    paths = _service_layout.service_paths(home)
     return _archive.create_backup(paths, paths['backup_dir'], now=now - datetime.timedelta(days=days_ago))
 
 
@@ -69,7 +69,7 @@ def test_create_layout_manifest_and_mode(home, capsys):
     assert result['changed'] is True
     archive = result['backup']['path']
     name = os.path.basename(archive)
-    assert _archive.NAME_RE.match(name) and name.endswith('.tar.zst')
+    assert _backup_records.NAME_RE.match(name) and name.endswith('.tar.zst')
     assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
     top = name[:-len('.tar.zst')]
     members = dict((info.name, (info, data)) for info, data in read_members(archive))
@@ -89,7 +89,7 @@ def test_create_layout_manifest_and_mode(home, capsys):
     assert result['backup']['archive_sha256'] == sha256(archive)
     assert result['verification']['integrity_check'] == 'ok'
     assert result['verification']['tables'] == {'items': 20, 'lines': 20}
-    assert _archive.read_marker(archive)
+    assert _backup_records.read_marker(archive)
     # The guide's end-of-day check: cat logs/backup-$(date +%Y-%m-%d).log
     with open(result['log_file']) as handle:
         line = handle.read()
@@ -137,7 +137,7 @@ def test_check_mode_writes_nothing(home, capsys):
     failed, result = run(backup, dict(service_home=home, retention_days=30), capsys, check_mode=True)
     assert not failed, result
     assert result['changed'] is True
-    assert _archive.NAME_RE.match(result['backup']['name'])
+    assert _backup_records.NAME_RE.match(result['backup']['name'])
     assert os.listdir(os.path.join(home, 'backups')) == []
     assert not os.path.exists(os.path.join(home, 'logs', 'backup-%s.log' % datetime.date.today().isoformat()))
 
@@ -212,7 +212,7 @@ def test_verify_accepts_good_and_rejects_bit_flip_and_truncation(home, capsys):
 
 
 def test_verify_rejects_a_member_that_does_not_match_the_manifest(home, tmp_path):
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     members = read_members(created['path'])
     from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import write_tar_gz
@@ -228,7 +228,7 @@ def test_verify_rejects_a_member_that_does_not_match_the_manifest(home, tmp_path
 
 
 def test_retention_counts_back_from_newest_verified_and_keeps_it(home, capsys):
-    now = _archive.utc_now()
+    now = _backup_records.utc_now()
     for days in (100, 75, 45, 40):
         make_old(home, days, now)
     # Every backup is older than 30 days: the newest good one (40 days) anchors the window.
@@ -251,7 +251,7 @@ def test_retention_counts_back_from_newest_verified_and_keeps_it(home, capsys):
 
 
 def test_retention_skips_a_corrupt_newest_backup(home, capsys):
-    now = _archive.utc_now()
+    now = _backup_records.utc_now()
     good = make_old(home, 50, now)
     make_old(home, 90, now)
     bad = make_old(home, 1, now)
@@ -344,7 +344,7 @@ def test_full_disk_is_a_clear_error_and_keeps_previous_backups(tmp_path, capsys)
     try:
         failed, first = run(backup, dict(service_home=home, dest=dest), capsys)
         assert not failed, first
-        before = dict((n, sha256(os.path.join(dest, n))) for n in os.listdir(dest) if _archive.NAME_RE.match(n))
+        before = dict((n, sha256(os.path.join(dest, n))) for n in os.listdir(dest) if _backup_records.NAME_RE.match(n))
         conn = sqlite3.connect(db_path(home), isolation_level=None)
         conn.execute('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)')
         conn.execute('INSERT INTO blobs (data) SELECT randomblob(65536) FROM (SELECT 1 UNION ALL SELECT 2) a, '
@@ -356,7 +356,7 @@ def test_full_disk_is_a_clear_error_and_keeps_previous_backups(tmp_path, capsys)
         assert failed
         assert 'no space left' in result['msg'] and dest in result['msg']
         assert 'Previous backups' in result['msg']
-        after = dict((n, sha256(os.path.join(dest, n))) for n in os.listdir(dest) if _archive.NAME_RE.match(n))
+        after = dict((n, sha256(os.path.join(dest, n))) for n in os.listdir(dest) if _backup_records.NAME_RE.match(n))
         assert after == before
         assert [n for n in os.listdir(dest) if '.partial-' in n or '.work-' in n] == []
         with open(os.path.join(home, 'logs', 'backup-%s.log' % datetime.date.today().isoformat())) as handle:
@@ -366,8 +366,8 @@ def test_full_disk_is_a_clear_error_and_keeps_previous_backups(tmp_path, capsys)
 
 
 def test_two_runs_in_one_second_get_distinct_names(home):
-    paths = _archive.service_paths(home)
-    now = _archive.utc_now()
+    paths = _service_layout.service_paths(home)
+    now = _backup_records.utc_now()
     first = _archive.create_backup(paths, paths['backup_dir'], now=now)
     second = _archive.create_backup(paths, paths['backup_dir'], now=now)
     assert first['name'] != second['name']
@@ -381,7 +381,7 @@ def test_verify_state_requires_an_archive(tmp_path, capsys):
 
 
 def test_tarfile_member_types_written_are_plain(home):
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     created = _archive.create_backup(paths, paths['backup_dir'])
     for info, _data in read_members(created['path']):
         assert info.type in (tarfile.REGTYPE, tarfile.DIRTYPE)

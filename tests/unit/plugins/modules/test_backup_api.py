@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import make_home, run
 from ansible_collections.inventory_enterprise.ops.tests.unit.servers import route
@@ -84,9 +84,9 @@ def test_archive_not_visible_here_says_verification_and_retention_were_skipped(a
 
 def test_local_archive_is_verified_and_retention_applied(api, capsys, tmp_path):
     home = make_home(tmp_path)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     old = _archive.create_backup(paths, paths['backup_dir'], compression='gzip',
-                                 now=_archive.utc_now() - datetime.timedelta(days=40))
+                                 now=_backup_records.utc_now() - datetime.timedelta(days=40))
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     api.use(None, **{CREATE: route(201, answer_of(created))})
     failed, result = run(backup, api_args(api, retention_days=30, service_home=home), capsys)
@@ -95,13 +95,13 @@ def test_local_archive_is_verified_and_retention_applied(api, capsys, tmp_path):
     assert result['verification']['archive_sha256'] == created['archive_sha256']
     assert result['pruned'] == [old['name']] and result['kept_anchor'] == created['name']
     assert 'skipped_steps' not in result
-    assert _archive.read_marker(created['path'])
-    assert [b['name'] for b in _archive.list_backups(paths['backup_dir'])] == [created['name']]
+    assert _backup_records.read_marker(created['path'])
+    assert [b['name'] for b in _backup_records.list_backups(paths['backup_dir'])] == [created['name']]
 
 
 def test_local_archive_other_than_announced_is_refused(api, capsys, tmp_path):
     home = make_home(tmp_path)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     answer = dict(answer_of(created), archive_sha256='f' * 64)
     api.use(None, **{CREATE: route(201, answer)})
@@ -113,9 +113,9 @@ def test_local_archive_other_than_announced_is_refused(api, capsys, tmp_path):
 
 def test_retention_only_in_dest_never_where_the_answer_points(api, capsys, tmp_path):
     home = make_home(tmp_path)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     old = _archive.create_backup(paths, paths['backup_dir'], compression='gzip',
-                                 now=_archive.utc_now() - datetime.timedelta(days=40))
+                                 now=_backup_records.utc_now() - datetime.timedelta(days=40))
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     api.use(None, **{CREATE: route(201, answer_of(created))})
     other = str(tmp_path / 'elsewhere')
@@ -123,4 +123,4 @@ def test_retention_only_in_dest_never_where_the_answer_points(api, capsys, tmp_p
     assert not failed, result
     assert result['verification']['ok'] is True
     assert result['pruned'] == [] and 'not into dest %s' % other in result['skipped_steps']['retention']
-    assert len(_archive.list_backups(paths['backup_dir'])) == 2 and old['name']
+    assert len(_backup_records.list_backups(paths['backup_dir'])) == 2 and old['name']

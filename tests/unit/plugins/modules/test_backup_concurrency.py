@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
     db_path, make_home, run, sha256, txlog_path, write_rows)
@@ -105,7 +105,7 @@ def test_two_runs_started_together_under_write_load_keep_both_archives(tmp_path,
         results.append(json.loads(out))
     names = [result['backup']['name'] for result in results]
     assert names[0] != names[1]
-    assert sorted(n for n in os.listdir(dest) if _archive.NAME_RE.match(n)) == sorted(names)
+    assert sorted(n for n in os.listdir(dest) if _backup_records.NAME_RE.match(n)) == sorted(names)
     for result in results:
         path = result['backup']['path']
         assert result['verification']['ok'] is True
@@ -123,7 +123,7 @@ def test_publish_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
     final.write_bytes(b'the first archive')
     partial = tmp_path / ('.inventory_backup_2025-01-07T02-00-00.tar.gz.partial-%d' % os.getpid())
     partial.write_bytes(b'the second archive')
-    with pytest.raises(_archive.BackupError) as exc:
+    with pytest.raises(_backup_records.BackupError) as exc:
         _archive.publish(str(partial), str(final))
     assert 'left untouched: run the backup again' in str(exc.value)
     assert final.read_bytes() == b'the first archive'
@@ -131,8 +131,8 @@ def test_publish_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
 
 def test_check_mode_predicts_the_name_a_run_would_claim(tmp_path, capsys):
     home = make_home(tmp_path)
-    paths = _archive.service_paths(home)
-    now = _archive.utc_now()
+    paths = _service_layout.service_paths(home)
+    now = _backup_records.utc_now()
     taken = [_archive.create_backup(paths, paths['backup_dir'], compression='gzip',
                                     now=now + datetime.timedelta(seconds=offset))['name'] for offset in range(3)]
     failed, result = run(backup, dict(service_home=home, compression='gzip'), capsys, check_mode=True)

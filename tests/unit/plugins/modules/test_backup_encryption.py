@@ -26,7 +26,7 @@ import pytest
 import pyrage
 from pyrage import x25519
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup_encryption
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
     make_home, sha256)
@@ -50,7 +50,7 @@ def readable(path):
 @pytest.fixture
 def archive(tmp_path):
     home = make_home(tmp_path)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     return _archive.create_backup(paths, paths['backup_dir'])['path']
 
 
@@ -232,8 +232,8 @@ def test_memory_stays_flat_for_a_large_file(key, tmp_path):
 
 def encrypted_copy(directory, home, days_ago, key, checksum=True):
     """An off-site copy as the role leaves it: <archive>.age and its sha256sum file, no plaintext."""
-    paths = _archive.service_paths(home)
-    created = _archive.create_backup(paths, str(directory), now=_archive.utc_now() - datetime.timedelta(days=days_ago))
+    paths = _service_layout.service_paths(home)
+    created = _archive.create_backup(paths, str(directory), now=_backup_records.utc_now() - datetime.timedelta(days=days_ago))
     copy = created['path'] + '.age'
     pyrage.encrypt_file(created['path'], copy, [key.to_public()])
     os.unlink(created['path'])
@@ -255,7 +255,7 @@ def test_offsite_retention_counts_encrypted_copies(tmp_path, key, capsys):
     unconfirmed = encrypted_copy(offsite, home, 120, key, checksum=False)
     flip_byte(damaged, os.path.getsize(damaged) // 2)
     # Local listings (restore, health_check, verify) never see encrypted copies.
-    assert _archive.list_backups(str(offsite)) == []
+    assert _backup_records.list_backups(str(offsite)) == []
     args = dict(state='pruned', dest=str(offsite), retention_days=90)
     failed, result = run_module(backup, args, capsys, check_mode=True)
     assert not failed and result['changed'], result

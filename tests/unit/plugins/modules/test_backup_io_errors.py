@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import make_home
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.unprivileged import run_obeying_file_modes
 
@@ -53,20 +53,20 @@ def test_backup_into_a_read_only_directory(base):
 def test_verified_record_that_cannot_be_written_after_a_new_backup(base):
     home = make_home(base)
     dest = os.path.join(home, 'backups')
-    os.mkdir(os.path.join(dest, _archive.MARKER_DIR))
-    read_only(os.path.join(dest, _archive.MARKER_DIR))
+    os.mkdir(os.path.join(dest, _backup_records.MARKER_DIR))
+    read_only(os.path.join(dest, _backup_records.MARKER_DIR))
     result = run_as_user(base, dict(service_home=home, compression='gzip'))
     assert result['failed']
     # The archive was written: that is a change, and the report says which one and that it verified.
     assert result['changed'] is True and os.path.isfile(result['backup']['path'])
     assert result['verification']['ok'] is True
-    assert 'verified, but its record' in result['msg'] and _archive.MARKER_DIR in result['msg']
+    assert 'verified, but its record' in result['msg'] and _backup_records.MARKER_DIR in result['msg']
     assert 'become' in result['msg']
 
 
 def test_verify_in_a_read_only_directory_with_a_writable_scratch(base):
     home = make_home(base)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     scratch = os.path.join(base, 'scratch')
     os.mkdir(scratch)
@@ -79,7 +79,7 @@ def test_verify_in_a_read_only_directory_with_a_writable_scratch(base):
 
 def test_verify_without_scratch_space_does_not_call_the_archive_bad(base):
     home = make_home(base)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     read_only(paths['backup_dir'])
     result = run_as_user(base, dict(service_home=home, state='verified', path=created['path']))
@@ -90,9 +90,9 @@ def test_verify_without_scratch_space_does_not_call_the_archive_bad(base):
 
 def test_retention_in_a_read_only_directory(base):
     home = make_home(base)
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     old = _archive.create_backup(paths, paths['backup_dir'], compression='gzip',
-                                 now=_archive.utc_now() - datetime.timedelta(days=40))
+                                 now=_backup_records.utc_now() - datetime.timedelta(days=40))
     new = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
     scratch = os.path.join(base, 'scratch')
     os.mkdir(scratch)

@@ -14,7 +14,7 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import (
     documented_paths, problems_of, seen_paths)
@@ -27,8 +27,8 @@ STANDARD = {'changed', 'failed', 'msg', 'warnings', 'deprecations', 'invocation'
 
 def test_return_documents_every_key_of_every_state(tmp_path, capsys, api):
     home = make_home(tmp_path)
-    dest = _archive.service_paths(home)['backup_dir']
-    _archive.create_backup(_archive.service_paths(home), dest, now=_archive.utc_now() - datetime.timedelta(days=40))
+    dest = _service_layout.service_paths(home)['backup_dir']
+    _archive.create_backup(_service_layout.service_paths(home), dest, now=_backup_records.utc_now() - datetime.timedelta(days=40))
     results = {}
     expect = {}
 
@@ -48,8 +48,8 @@ def test_return_documents_every_key_of_every_state(tmp_path, capsys, api):
     case('present database only, unverified, no log',
          dict(service_home=home, database_only=True, verify=False, log=False), common | {'backup'})
     case('verified', dict(service_home=home, state='verified'), common | {'verification'})
-    damaged = _archive.create_backup(_archive.service_paths(home), dest,
-                                     now=_archive.utc_now() + datetime.timedelta(hours=1))['path']
+    damaged = _archive.create_backup(_service_layout.service_paths(home), dest,
+                                     now=_backup_records.utc_now() + datetime.timedelta(hours=1))['path']
     with open(damaged, 'r+b') as handle:
         handle.seek(os.path.getsize(damaged) // 2)
         handle.write(b'\x00' * 64)

@@ -166,10 +166,10 @@ def make_archive(home, hours_ago, verified=True):
     """A real archive of `home` whose name says it was taken `hours_ago` hours ago; with `verified`, verified
     and recorded in backups/.verified/ as the backup module does (state=verified, or verify=true)."""
     import datetime
-    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
-    paths = _archive.service_paths(home)
-    stamp = _archive.utc_now() - datetime.timedelta(hours=hours_ago)
+    from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
+    paths = _service_layout.service_paths(home)
+    stamp = _backup_records.utc_now() - datetime.timedelta(hours=hours_ago)
     created = _archive.create_backup(paths, paths['backup_dir'], now=stamp)
     if verified:
-        _archive.write_marker(created['path'], _archive.verify_archive(created['path'], paths['backup_dir']))
+        _backup_records.write_marker(created['path'], _archive.verify_archive(created['path'], paths['backup_dir']))
     return created['path']

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _sqlite
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout, _sqlite
 from ansible_collections.inventory_enterprise.ops.plugins.modules import restore
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.unprivileged import run_obeying_file_modes
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
@@ -37,7 +37,7 @@ def home(tmp_path):
 
 
 def take_backup(home, compression='zstd', **kwargs):
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     return _archive.create_backup(paths, paths['backup_dir'], compression=compression, **kwargs)
 
 
@@ -206,7 +206,7 @@ def test_corrupt_database_inside_a_consistent_archive_is_refused(home, tmp_path,
 
 
 def test_newest_broken_archive_is_skipped_for_an_older_good_one(home, capsys):
-    now = _archive.utc_now()
+    now = _backup_records.utc_now()
     import datetime
     good = take_backup(home, now=now - datetime.timedelta(days=1))
     write_rows(db_path(home), txlog_path(home), 4, start=21)
@@ -338,7 +338,7 @@ def test_archive_of_a_foreign_database_is_refused_although_its_manifest_is_consi
     count matches, yet it is not a backup of this service."""
     os.makedirs(str(tmp_path / 'foreign_root'))
     foreign = make_home(tmp_path / 'foreign_root')  # items and lines only: not the service's schema
-    created = _archive.create_backup(_archive.service_paths(foreign), str(tmp_path), compression='gzip')
+    created = _archive.create_backup(_service_layout.service_paths(foreign), str(tmp_path), compression='gzip')
     assert _archive.verify_archive(created['path'], str(tmp_path))['ok']  # self-consistent
     take_backup(home)  # this deployment's id exists, and matches nothing foreign
     before = live_hashes(home)
@@ -351,10 +351,10 @@ def test_archive_of_a_foreign_database_is_refused_although_its_manifest_is_consi
 
 def test_archive_of_another_deployment_is_refused_unless_allowed(home, tmp_path, capsys):
     take_backup(home)
-    mine = _archive.read_deployment_id(db_path(home))
+    mine = _service_layout.read_deployment_id(db_path(home))
     other = other_home(tmp_path)
     theirs = take_backup(other)
-    assert _archive.read_deployment_id(db_path(other)) != mine
+    assert _service_layout.read_deployment_id(db_path(other)) != mine
     write_rows(db_path(home), txlog_path(home), 2, start=21)
     before = live_hashes(home)
     failed, result = run(restore, dict(service_home=home, src=theirs['path']), capsys)
@@ -369,12 +369,12 @@ def test_archive_of_another_deployment_is_refused_unless_allowed(home, tmp_path,
                                       cross_deployment=True)
     assert 'cross-deployment' in result['msg']
     # The target keeps its own identity: a restore never rewrites it.
-    assert _archive.read_deployment_id(db_path(home)) == mine
+    assert _service_layout.read_deployment_id(db_path(home)) == mine
 
 
 def test_same_deployment_and_targets_or_archives_without_an_id(home, tmp_path, capsys):
     created = take_backup(home)
-    mine = _archive.read_deployment_id(db_path(home))
+    mine = _service_layout.read_deployment_id(db_path(home))
     assert created['manifest']['deployment_id'] == mine
     write_rows(db_path(home), txlog_path(home), 2, start=21)
     failed, result = run(restore, dict(service_home=home, src=created['path']), capsys)
@@ -387,7 +387,7 @@ def test_same_deployment_and_targets_or_archives_without_an_id(home, tmp_path, c
     assert failed and 'has no deployment id' in result['msg'], result
     failed, result = run(restore, dict(service_home=fresh, src=created['path'], allow_cross_deployment=True), capsys)
     assert not failed and result['identity']['match'] == 'no_target_id' and result['identity']['cross_deployment']
-    assert _archive.read_deployment_id(db_path(fresh)) is None
+    assert _service_layout.read_deployment_id(db_path(fresh)) is None
 
     # An archive made before deployment ids still restores, and the result says it was not matched.
     def legacy(top, members):
@@ -408,15 +408,15 @@ def test_same_deployment_and_targets_or_archives_without_an_id(home, tmp_path, c
 
 
 def test_deployment_id_is_written_once_atomically(home):
-    assert _archive.read_deployment_id(db_path(home)) is None
-    first, created = _archive.ensure_deployment_id(db_path(home))
-    assert created and _archive.DEPLOYMENT_ID_RE.match(first)
-    assert _archive.ensure_deployment_id(db_path(home)) == (first, False)
+    assert _service_layout.read_deployment_id(db_path(home)) is None
+    first, created = _service_layout.ensure_deployment_id(db_path(home))
+    assert created and _service_layout.DEPLOYMENT_ID_RE.match(first)
+    assert _service_layout.ensure_deployment_id(db_path(home)) == (first, False)
     assert [n for n in os.listdir(os.path.join(home, 'data')) if '.tmp-' in n] == []
-    with open(_archive.deployment_id_path(db_path(home)), 'w') as handle:
+    with open(_service_layout.deployment_id_path(db_path(home)), 'w') as handle:
         handle.write('not an id\n')
-    with pytest.raises(_archive.BackupError, match='does not hold a deployment id'):
-        _archive.read_deployment_id(db_path(home))
+    with pytest.raises(_backup_records.BackupError, match='does not hold a deployment id'):
+        _service_layout.read_deployment_id(db_path(home))
 
 
 class ZeroReader(object):
@@ -486,7 +486,7 @@ def test_members_that_do_not_fit_are_refused_before_extraction(home, tmp_path):
     scratch = str(tmp_path / 'scratch')
     os.mkdir(scratch)
     free = os.statvfs(scratch).f_bavail * os.statvfs(scratch).f_frsize
-    with pytest.raises(_archive.BackupError, match='MiB free'):
+    with pytest.raises(_backup_records.BackupError, match='MiB free'):
         _archive.check_space(scratch, free)
     _archive.read_archive(created['path'], scratch, extract={'database.db'})  # fits
 

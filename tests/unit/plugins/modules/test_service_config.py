@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _archive, _backup_records, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.modules import backup, restore
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_backup_support import (
     add_service_schema, db_path, live_hashes, make_home, tree_hashes, txlog_path, write_rows)
@@ -32,7 +32,7 @@ def home(tmp_path):
 
 
 def backups_in(home):
-    return sorted(n for n in os.listdir(os.path.join(home, 'backups')) if _archive.NAME_RE.match(n))
+    return sorted(n for n in os.listdir(os.path.join(home, 'backups')) if _backup_records.NAME_RE.match(n))
 
 
 def env_path(home):
@@ -51,7 +51,7 @@ def add_bad_line(home):
 
 
 def take_backup(home):
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     return _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
 
 
@@ -138,7 +138,7 @@ def test_rollback_of_a_named_safety_copy_does_not_depend_on_the_env(home, capsys
 
 def backup_with_env(home, text):
     """An archive whose .env is `text` (the archive format copies the file as it is)."""
-    paths = _archive.service_paths(home)
+    paths = _service_layout.service_paths(home)
     with open(env_path(home), 'w') as handle:
         handle.write(text)
     created = _archive.create_backup(paths, paths['backup_dir'], compression='gzip')
