@@ -35,11 +35,11 @@ def write(path, content):
 
 
 def lab_secrets():
-    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all.yml")) as handle:
+    with open(os.path.join(ROOT, "tests", "lab", "inventory", "group_vars", "all.yml")) as handle:
         lab_vars = yaml.safe_load(handle)
     found = [value for key, value in lab_vars.items()
              if isinstance(value, str) and ("password" in key or "secret" in key) and "{{" not in value]
-    assert found, "inventories/lab/group_vars/all.yml no longer holds lab secrets: update this test"
+    assert found, "tests/lab/inventory/group_vars/all.yml no longer holds lab secrets: update this test"
     return found
 
 
@@ -98,7 +98,7 @@ def leave_suite_behind(checkout, secret, lab_values):
     write(os.path.join(checkout, "plugins", "modules", ".backup.py.swp.py"), "")
     write(os.path.join(checkout, "roles", "backup", "tasks", ".cache", "v1", "restore.yml"),
           "jwt: %s\n" % secret["jwt"])
-    write(os.path.join(checkout, "inventories", "lab", "hosts.yml"),
+    write(os.path.join(checkout, "tests", "lab", "inventory", "hosts.yml"),
           "all:\n  vars:\n    ansible_password: %s\n" % lab_values[0])
 
 

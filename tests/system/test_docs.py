@@ -139,7 +139,9 @@ def test_role_readme_names_entry_points_tags_and_variables(role):
         tags |= set(task.get("tags", [])) - {"always", "never"}
     for tag in sorted(tags):
         assert "`%s`" % tag in readme, "tag %s not in %s" % (tag, readme_path)
+    specs = load("roles/%s/meta/argument_specs.yml" % role)["argument_specs"]
     variables = set(load("roles/%s/defaults/main.yml" % role))
+    variables |= {name for entry in specs.values() for name, spec in entry.get("options", {}).items() if spec.get("required")}
     for name in re.findall(r"`(%s_[a-z0-9_]+)" % role, readme):
         assert name in variables or name in tags or name in inventory_groups(), "%s names %s, which is not a variable of the role" % (
             readme_path, name)
