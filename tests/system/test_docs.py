@@ -15,8 +15,9 @@ DOCS = sorted(["README.md", "tests/README.md"]
 # Top-level directories of the checkout: a backticked path starting with one of them must exist.
 CHECKED_DIRS = ("bench/", "changelogs/", "docs/", "extensions/", "playbooks/", "plugins/", "reference/",
                 "requirements/", "roles/", "tests/", ".ci/")
-# Named in the docs precisely because they do not exist (tests/README.md says where those tests live).
-ABSENT_ON_PURPOSE = {"tests/integration/targets/"}
+# Named in the docs precisely because they do not exist (tests/README.md says where those tests live), or
+# generated: `tests/lab/lab.py up` writes the lab's hosts.yml (git-ignored).
+ABSENT_ON_PURPOSE = {"tests/integration/targets/", "tests/lab/inventory/hosts.yml"}
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")
 FQCN = re.compile(r"inventory_enterprise\.ops\.([a-z_][a-z0-9_.]*[a-z0-9_])")
