@@ -46,7 +46,7 @@ def main(repeats=3):
             if check_from is None:
                 args = ["bench/playbooks/ping.yml"]
             else:
-                args = ["playbooks/daily.yml", "--tags", "morning", "-e", json.dumps(
+                args = ["playbooks/daily.yml", "--tags", "daily_operations_morning", "-e", json.dumps(
                     {"daily_operations_morning_checks": CHECKS, "daily_operations_check_from": check_from})]
             for size in SIZES:
                 cmd = [playbook, "-i", INVENTORY] + args + ["--limit", "app_servers[0:%d]" % (size - 1)]
