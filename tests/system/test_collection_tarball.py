@@ -158,6 +158,7 @@ def test_no_secret_database_archive_or_virtualenv(built):
         assert not {"demo", "secrets", ".ansible", "venv", ".venv", "site-packages", "__pycache__",
                     "inventories", "build"} & set(parts), member.name
         assert parts[-1] not in (".env", "pyvenv.cfg"), member.name
+        assert not member.name.startswith("tests/lab/"), member.name  # the lab inventory and its passwords
         assert not parts[-1].endswith((".db", ".sqlite", ".sqlite3", ".db-wal", ".zst", ".tar", ".gz", ".tgz",
                                        ".zip", ".whl", ".pyc", ".retry")), member.name
 
