@@ -36,7 +36,7 @@ demo: venv link wheel
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/site.yml
 	$(DEMO_HOME)/venv/bin/inventory-service seed --env-file $(DEMO_HOME)/.env
 	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/nightly_backup.yml
-	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags morning
+	$(BIN)/ansible-playbook -i $(DEMO_INVENTORY) playbooks/daily.yml --tags daily_operations_morning
 	@echo
 	@echo "Inventory Enterprise (reference service) is running at http://127.0.0.1:8083 (home: $(DEMO_HOME))."
 	@echo "Admin password: $(DEMO_HOME)/../secrets/admin_password.  Stop it with: make demo-stop"

@@ -16,7 +16,7 @@ from bench.harness import RESULTS, ROOT, time_command  # noqa: E402
 from tests.support import playbook as pb  # noqa: E402
 
 LAB = os.path.join(ROOT, "tests", "lab", "lab.py")
-INVENTORY = os.path.join(ROOT, "inventories", "lab", "hosts.yml")
+INVENTORY = os.path.join(ROOT, "tests", "lab", "inventory", "hosts.yml")
 SIZES = (1, 5, 10, 20)
 CHECKS = ["health", "metrics", "redis", "disk", "memory"]
 STOCK = {"ANSIBLE_FORKS": "5", "ANSIBLE_PIPELINING": "0",  # Ansible's own defaults
@@ -46,7 +46,7 @@ def main(repeats=3):
             if check_from is None:
                 args = ["bench/playbooks/ping.yml"]
             else:
-                args = ["playbooks/daily.yml", "--tags", "morning", "-e", json.dumps(
+                args = ["playbooks/daily.yml", "--tags", "daily_operations_morning", "-e", json.dumps(
                     {"daily_operations_morning_checks": CHECKS, "daily_operations_check_from": check_from})]
             for size in SIZES:
                 cmd = [playbook, "-i", INVENTORY] + args + ["--limit", "app_servers[0:%d]" % (size - 1)]

@@ -36,7 +36,7 @@ def main(repeats=7):
     try:
         return compare(
             "morning checks, one host",
-            {"health_check (daily.yml)": [playbook, "-i", inventory, "playbooks/daily.yml", "--tags", "morning"],
+            {"health_check (daily.yml)": [playbook, "-i", inventory, "playbooks/daily.yml", "--tags", "daily_operations_morning"],
              "built-in modules": [playbook, "-i", inventory, "bench/playbooks/morning_builtin.yml"]},
             repeats=repeats, baseline="built-in modules", env=env,
             notes="local connection, wall time of the whole ansible-playbook run")

@@ -11,7 +11,7 @@ sys.path.insert(0, ROOT)
 from tests.support import playbook as pb  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB = os.path.join(ROOT, "tests", "lab", "lab.py")
-INVENTORY = os.path.join(ROOT, "inventories", "lab", "hosts.yml")
+INVENTORY = os.path.join(ROOT, "tests", "lab", "inventory", "hosts.yml")
 
 
 def lab(*args):

@@ -38,7 +38,7 @@ def test_site_deploys_every_app_server_and_the_standby(deployed_fleet):
 
 
 def test_morning_checks_of_the_fleet_in_one_run_with_one_summary(deployed_fleet):
-    run = deployed_fleet.play("playbooks/daily.yml", tags="morning", extra_vars=MORNING)
+    run = deployed_fleet.play("playbooks/daily.yml", tags="daily_operations_morning", extra_vars=MORNING)
     assert run.rc == 0, run
     lines = summary_lines(run)
     assert lines[0].startswith("Morning checks of 3 host(s)")
@@ -78,7 +78,7 @@ def test_checks_from_the_controller_name_the_unhealthy_host(deployed_fleet):
     stop = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"}, limit=app1)
     assert stop.rc == 0, stop
     try:
-        run = deployed_fleet.play("playbooks/daily.yml", tags="morning",
+        run = deployed_fleet.play("playbooks/daily.yml", tags="daily_operations_morning",
                                   extra_vars=dict(MORNING, daily_operations_check_from="controller"))
     finally:
         start = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "started"},
@@ -125,7 +125,7 @@ def test_unreachable_and_unhealthy_hosts_are_named_while_others_finish(deployed_
     assert control.rc == 0, control
     cut_off(app2)
     try:
-        run = deployed_fleet.play("playbooks/daily.yml", tags="morning", extra_vars=MORNING)
+        run = deployed_fleet.play("playbooks/daily.yml", tags="daily_operations_morning", extra_vars=MORNING)
     finally:
         lab("up", "--app-servers", "2")  # brings app2's sshd back (and restarts the lab's hosts)
     assert run.rc != 0

@@ -1,6 +1,6 @@
 """The multi-host test lab: real, separate hosts on this one machine (see docs/lab.md).
 
-    lab.py up [--app-servers N]   (re)start the lab and write inventories/lab/hosts.yml
+    lab.py up [--app-servers N]   (re)start the lab and write tests/lab/inventory/hosts.yml
     lab.py down [--purge]         stop everything `up` started; --purge also deletes the hosts' disks
     lab.py status                 each host, its address, up/down and its services
     lab.py ssh HOST               print the ssh command that logs into HOST
@@ -47,7 +47,7 @@ AUTHORIZED_KEYS = os.path.join(STATE, "authorized_keys")
 STATE_FILE = os.path.join(STATE, "state.json")
 REAPER_PIDFILE = os.path.join(STATE, "reaper.pid")
 TOPOLOGY_FILE = os.path.join(HERE, "topology.yml")
-INVENTORY_DIR = os.path.join(ROOT, "inventories", "lab")
+INVENTORY_DIR = os.path.join(ROOT, "tests", "lab", "inventory")
 INVENTORY = os.path.join(INVENTORY_DIR, "hosts.yml")
 GROUP_VARS = os.path.join(INVENTORY_DIR, "group_vars", "all.yml")
 LAB_ID = hashlib.sha1(os.path.realpath(STATE).encode()).hexdigest()[:10]
@@ -817,7 +817,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="lab.py", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="command")
     sub.required = True
-    up_parser = sub.add_parser("up", help="(re)start the lab and write inventories/lab/hosts.yml")
+    up_parser = sub.add_parser("up", help="(re)start the lab and write tests/lab/inventory/hosts.yml")
     up_parser.add_argument("--app-servers", type=int, default=None, metavar="N",
                            help="number of app servers, app1..appN on 127.0.0.10.. (default: 2)")
     down_parser = sub.add_parser("down", help="stop everything the lab started")

@@ -35,11 +35,11 @@ def write(path, content):
 
 
 def lab_secrets():
-    with open(os.path.join(ROOT, "inventories", "lab", "group_vars", "all.yml")) as handle:
+    with open(os.path.join(ROOT, "tests", "lab", "inventory", "group_vars", "all.yml")) as handle:
         lab_vars = yaml.safe_load(handle)
     found = [value for key, value in lab_vars.items()
              if isinstance(value, str) and ("password" in key or "secret" in key) and "{{" not in value]
-    assert found, "inventories/lab/group_vars/all.yml no longer holds lab secrets: update this test"
+    assert found, "tests/lab/inventory/group_vars/all.yml no longer holds lab secrets: update this test"
     return found
 
 
@@ -98,7 +98,7 @@ def leave_suite_behind(checkout, secret, lab_values):
     write(os.path.join(checkout, "plugins", "modules", ".backup.py.swp.py"), "")
     write(os.path.join(checkout, "roles", "backup", "tasks", ".cache", "v1", "restore.yml"),
           "jwt: %s\n" % secret["jwt"])
-    write(os.path.join(checkout, "inventories", "lab", "hosts.yml"),
+    write(os.path.join(checkout, "tests", "lab", "inventory", "hosts.yml"),
           "all:\n  vars:\n    ansible_password: %s\n" % lab_values[0])
 
 
@@ -158,6 +158,7 @@ def test_no_secret_database_archive_or_virtualenv(built):
         assert not {"demo", "secrets", ".ansible", "venv", ".venv", "site-packages", "__pycache__",
                     "inventories", "build"} & set(parts), member.name
         assert parts[-1] not in (".env", "pyvenv.cfg"), member.name
+        assert not member.name.startswith("tests/lab/"), member.name  # the lab inventory and its passwords
         assert not parts[-1].endswith((".db", ".sqlite", ".sqlite3", ".db-wal", ".zst", ".tar", ".gz", ".tgz",
                                        ".zip", ".whl", ".pyc", ".retry")), member.name
 

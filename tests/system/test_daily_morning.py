@@ -14,7 +14,7 @@ def morning_result(run, host):
 
 
 def test_morning_checks_pass_on_healthy_host(deployment):
-    run = deployment.play("playbooks/daily.yml", tags="morning",
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                           extra_vars={"daily_operations_morning_checks": ["health", "metrics", "redis", "disk", "memory"]})
     assert run.rc == 0, run
     result = morning_result(run, deployment.host)
@@ -30,7 +30,7 @@ def test_morning_checks_pass_on_healthy_host(deployment):
 
 def test_summary_lists_a_skipped_check_apart_from_the_passed_ones(deployment):
     """Without a Redis URL the redis check is skipped: the summary must not count it as passed."""
-    run = deployment.play("playbooks/daily.yml", tags="morning",
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                           extra_vars={"daily_operations_morning_checks": ["health", "redis", "memory"],
                                       "daily_operations_redis_url": ""})
     assert run.rc == 0, run
@@ -44,6 +44,7 @@ def test_summary_lists_a_skipped_check_apart_from_the_passed_ones(deployment):
 
 
 def test_missing_backup_fails_the_backup_check(deployment):
+    # `morning`, the tag's old name, still selects the checks.
     run = deployment.play("playbooks/daily.yml", tags="morning")
     assert run.rc != 0
     result = morning_result(run, deployment.host)
@@ -53,7 +54,7 @@ def test_missing_backup_fails_the_backup_check(deployment):
 def test_stopped_service_fails_with_host_and_checks_named(deployment):
     deployment.control("stopped")
     try:
-        run = deployment.play("playbooks/daily.yml", tags="morning",
+        run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                               extra_vars={"daily_operations_morning_checks": ["health", "metrics", "disk"]})
     finally:
         deployment.control("started")
@@ -70,7 +71,7 @@ def test_stopped_service_fails_with_host_and_checks_named(deployment):
 def test_down_redis_fails_redis_and_health(deployment, redis_server):
     redis_server.stop()
     try:
-        run = deployment.play("playbooks/daily.yml", tags="morning",
+        run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                               extra_vars={"daily_operations_morning_checks": ["health", "redis"]})
     finally:
         redis_server.start()
@@ -83,7 +84,7 @@ def test_down_redis_fails_redis_and_health(deployment, redis_server):
 def test_report_only_never_fails(deployment):
     deployment.control("stopped")
     try:
-        run = deployment.play("playbooks/daily.yml", tags="morning",
+        run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                               extra_vars={"daily_operations_report_only": True})
     finally:
         deployment.control("started")
@@ -97,14 +98,14 @@ def test_nightly_backup_then_every_morning_check_passes(deployment):
     assert nightly.rc == 0, nightly
     written = nightly.task_results("Write a backup archive")[deployment.host]
     assert written["changed"] and written["verification"]["integrity_check"] == "ok"
-    run = deployment.play("playbooks/daily.yml", tags="morning")
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning")
     assert run.rc == 0, run
     result = morning_result(run, deployment.host)
     assert result["ok"] is True and "backup" in [check["name"] for check in result["checks"]]
 
 
 def test_checks_from_the_controller_on_a_local_host(deployment):
-    run = deployment.play("playbooks/daily.yml", tags="morning",
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
                           extra_vars={"daily_operations_morning_checks": ["health", "metrics", "redis", "disk"],
                                       "daily_operations_check_from": "controller"})
     assert run.rc == 0, run
@@ -127,7 +128,7 @@ def test_checks_from_the_controller_refuse_localhost_urls_of_remote_hosts(tmp_pa
                     "daily_operations_redis_url": "redis://:S3cret@localhost:6379/0"},
         "remote3": {"ansible_host": "127.0.0.97", "daily_operations_api_url": "http://127.0.0.97:8083"},
     }})
-    run = pb.run_playbook("playbooks/daily.yml", inventory, tags="morning",
+    run = pb.run_playbook("playbooks/daily.yml", inventory, tags="daily_operations_morning",
                           extra_vars={"daily_operations_check_from": "controller"})
     assert run.rc != 0
     refusal = next(iter(run.task_results(

@@ -66,3 +66,32 @@ def test_new_commit_is_deployed_and_restarts_the_app(node_deployment, node_repo)
     assert os.path.exists(os.path.join(node_deployment.home, "app", "VERSION"))
     assert open(pidfile).read().split()[0] != pid_before
     assert node_deployment.health().status_code == 200
+
+
+def test_scratch_instance_runs_the_node_app_with_its_own_home_and_port(node_deployment, tmp_path):
+    """The DR drill's scratch instance (tasks_from: scratch) starts the node runtime as the service starts, on
+    its own port and .env, and leaves the deployed service alone."""
+    from tests.support.servers import free_port
+    scratch, port = str(tmp_path / "scratch"), free_port()
+    playbook = tmp_path / "scratch.yml"
+    playbook.write_text(
+        "- name: Scratch instance\n  hosts: app_servers\n  gather_facts: false\n  tasks:\n"
+        "    - name: Scratch {{ state }}\n      ansible.builtin.include_role:\n"
+        "        name: inventory_enterprise.ops.service\n        tasks_from: scratch\n"
+        "      vars:\n        service_scratch_state: \"{{ state }}\"\n")
+    variables = {"service_scratch_home": scratch, "service_scratch_port": port}
+    started = node_deployment.play(str(playbook), extra_vars=dict(variables, state="started"))
+    try:
+        assert started.rc == 0, started.failed_tasks()
+        import requests
+        assert requests.get("http://127.0.0.1:%d/health" % port, timeout=5).json()["status"] == "ok"
+        with open(os.path.join(scratch, ".env")) as handle:
+            env = dict(line.strip().split("=", 1) for line in handle if "=" in line and not line.startswith("#"))
+        assert env["PORT"] == str(port) and env["DATABASE_PATH"].startswith(scratch + "/")
+        assert env["REDIS_URL"] in ("", "''") and env["DUAL_WRITE_ENABLED"] == "false"
+        log = open(os.path.join(scratch, "logs", "scratch.out")).read()
+        assert "listening on http://127.0.0.1:%d" % port in log, log
+    finally:
+        stopped = node_deployment.play(str(playbook), extra_vars=dict(variables, state="stopped"))
+    assert stopped.rc == 0, stopped.failed_tasks()
+    assert node_deployment.health().status_code == 200

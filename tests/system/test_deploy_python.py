@@ -79,3 +79,29 @@ def test_systemd_unit_renders_and_systemd_analyze_accepts_it(tmp_path):
     run = pb.run_playbook("tests/system/playbooks/verify_unit.yml", inventory)
     assert run.rc == 0, run
     assert run.failures() == 0
+
+
+def fixture_free_inventory(tmp_path, **overrides):
+    """An inventory with no test fixture in it: the service settings of tests/support minus `overrides` set to None."""
+    from tests.support.deployment import service_vars
+    variables = service_vars(tmp_path / "home", 18099)
+    for name, value in overrides.items():
+        if value is None:
+            variables.pop(name)
+        else:
+            variables[name] = value
+    return pb.write_inventory(str(tmp_path / "hosts.yml"), {"app_servers": {"app1": pb.local_host(**variables)}})
+
+
+def test_the_runtime_is_required_not_defaulted_to_the_reference_service(tmp_path):
+    run = pb.run_playbook("playbooks/site.yml", fixture_free_inventory(tmp_path, service_runtime=None))
+    assert run.rc != 0
+    assert "service_runtime" in run.stdout
+    assert not (tmp_path / "home").exists()
+
+
+def test_python_needs_the_wheel_directory_set_not_a_checkout_path(tmp_path):
+    run = pb.run_playbook("playbooks/site.yml", fixture_free_inventory(tmp_path, service_python_wheel_dir=None))
+    assert run.rc != 0
+    assert "service_python_wheel_dir () must be a directory" in run.stdout
+    assert not (tmp_path / "home").exists()

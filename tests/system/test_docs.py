@@ -15,8 +15,9 @@ DOCS = sorted(["README.md", "tests/README.md"]
 # Top-level directories of the checkout: a backticked path starting with one of them must exist.
 CHECKED_DIRS = ("bench/", "changelogs/", "docs/", "extensions/", "playbooks/", "plugins/", "reference/",
                 "requirements/", "roles/", "tests/", ".ci/")
-# Named in the docs precisely because they do not exist (tests/README.md says where those tests live).
-ABSENT_ON_PURPOSE = {"tests/integration/targets/"}
+# Named in the docs precisely because they do not exist (tests/README.md says where those tests live), or
+# generated: `tests/lab/lab.py up` writes the lab's hosts.yml (git-ignored).
+ABSENT_ON_PURPOSE = {"tests/integration/targets/", "tests/lab/inventory/hosts.yml"}
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")
 FQCN = re.compile(r"inventory_enterprise\.ops\.([a-z_][a-z0-9_.]*[a-z0-9_])")
@@ -139,7 +140,9 @@ def test_role_readme_names_entry_points_tags_and_variables(role):
         tags |= set(task.get("tags", [])) - {"always", "never"}
     for tag in sorted(tags):
         assert "`%s`" % tag in readme, "tag %s not in %s" % (tag, readme_path)
+    specs = load("roles/%s/meta/argument_specs.yml" % role)["argument_specs"]
     variables = set(load("roles/%s/defaults/main.yml" % role))
+    variables |= {name for entry in specs.values() for name, spec in entry.get("options", {}).items() if spec.get("required")}
     for name in re.findall(r"`(%s_[a-z0-9_]+)" % role, readme):
         assert name in variables or name in tags or name in inventory_groups(), "%s names %s, which is not a variable of the role" % (
             readme_path, name)

@@ -49,3 +49,59 @@ def test_public_variables_are_prefixed(role):
 def test_handlers_are_capitalised(role):
     for handler in load(role, "handlers", "main.yml") or []:
         assert handler["name"][0].isupper(), handler["name"]
+
+
+# Old tag names kept working for one release next to the `<role>_<phase>` one.
+TAG_ALIASES = {"daily_operations": {"morning"}}
+PLAYBOOKS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"),
+                                                                 recursive=True))
+
+
+def load_path(relpath):
+    with open(os.path.join(ROOT, relpath)) as handle:
+        return yaml.load(handle, Loader=AnsibleYamlLoader)
+
+
+def role_entries(node):
+    """(task, role, tasks_from) of every include_role/import_role anywhere in a playbook or task file."""
+    if isinstance(node, list):
+        for item in node:
+            yield from role_entries(item)
+    elif isinstance(node, dict):
+        for key in ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role"):
+            if isinstance(node.get(key), dict):
+                yield node, node[key]["name"].split(".")[-1], node[key].get("tasks_from", "main")
+        for value in node.values():
+            yield from role_entries(value)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_entry_points_are_task_files(role):
+    for entry_point in load(role, "meta", "argument_specs.yml")["argument_specs"]:
+        assert os.path.exists(os.path.join(ROOT, "roles", role, "tasks", entry_point + ".yml")), entry_point
+
+
+@pytest.mark.parametrize("path", PLAYBOOKS + sorted(os.path.relpath(p, ROOT) for p in glob.glob(
+    os.path.join(ROOT, "roles", "*", "tasks", "*.yml"))))
+def test_roles_are_entered_through_described_entry_points(path):
+    for task, role, tasks_from in role_entries(load_path(path)):
+        assert tasks_from in load(role, "meta", "argument_specs.yml")["argument_specs"], \
+            "%s enters %s at %s, which has no argument_specs entry" % (path, role, tasks_from)
+        for tag in set(task.get("tags", [])) - {"always", "never"}:
+            assert tag.startswith(role + "_"), "%s tags its use of %s with %s" % (path, role, tag)
+
+
+@pytest.mark.parametrize("path", PLAYBOOKS)
+def test_playbooks_pick_an_entry_point_not_a_dispatch_variable(path):
+    with open(os.path.join(ROOT, path)) as handle:
+        assert "database_procedure" not in handle.read(), "use tasks_from: <procedure> of the database role"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tags_follow_role_and_phase(role):
+    for task in load(role, "tasks", "main.yml") or []:
+        tags = set(task.get("tags", [])) - {"always", "never"}
+        if not tags:
+            continue
+        assert any(tag.startswith(role + "_") for tag in tags), "%s: %s" % (task["name"], sorted(tags))
+        assert all(tag.startswith(role + "_") or tag in TAG_ALIASES.get(role, ()) for tag in tags), task["name"]
