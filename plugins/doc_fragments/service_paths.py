@@ -10,7 +10,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # Options locating the service's files (module_utils/_archive.py service_paths_argument_spec), shared by the
+    # Options locating the service's files (module_utils/_service_layout.py service_paths_argument_spec), shared by the
     # modules that read or write them.
     DOCUMENTATION = r'''
 options:

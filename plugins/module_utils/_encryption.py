@@ -156,17 +156,21 @@ def _io_failure(exc, dest):
     return 'writing %s failed: %s%s' % (dest, getattr(exc, 'strerror', None) or exc, '; ' + hint if hint else '')
 
 
+def _stream(dest, work, library_error, describe):
+    """Run work(writer) into `dest` atomically; a library or I/O error becomes an EncryptionError."""
+    try:
+        return _write_atomically(dest, work)
+    except EncryptionError:
+        raise
+    except (library_error, OSError, IOError) as exc:
+        raise EncryptionError(describe(exc))
+
+
 def encrypt_file(src, dest, recipients):
     """Encrypt `src` to `dest` for `recipients` (parsed). Returns (sha256, size) of `dest`."""
     with _open_src(src) as reader:
-        def work(writer):
-            pyrage.encrypt_io(reader, writer, recipients)
-        try:
-            return _write_atomically(dest, work)
-        except EncryptionError:
-            raise
-        except (pyrage.EncryptError, OSError, IOError) as exc:
-            raise EncryptionError(_io_failure(exc, dest))
+        return _stream(dest, lambda writer: pyrage.encrypt_io(reader, writer, recipients), pyrage.EncryptError,
+                       lambda exc: _io_failure(exc, dest))
 
 
 def decrypt_file(src, dest, identities):
@@ -175,15 +179,8 @@ def decrypt_file(src, dest, identities):
         if reader.read(len(MAGIC)) != MAGIC:
             raise EncryptionError('%s is not an age-encrypted file (no age-encryption.org/v1 header)' % src)
         reader.seek(0)
-
-        def work(writer):
-            pyrage.decrypt_io(reader, writer, identities)
-        try:
-            return _write_atomically(dest, work)
-        except EncryptionError:
-            raise
-        except (pyrage.DecryptError, OSError, IOError) as exc:
-            raise EncryptionError(_decrypt_error(exc, src) or _io_failure(exc, dest))
+        return _stream(dest, lambda writer: pyrage.decrypt_io(reader, writer, identities), pyrage.DecryptError,
+                       lambda exc: _decrypt_error(exc, src) or _io_failure(exc, dest))
 
 
 def checksum_path(copy):

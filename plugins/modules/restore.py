@@ -51,10 +51,14 @@ description:
     restored onto a target that has none (any backup of this target would have written it), is refused
     unless O(allow_cross_deployment=true). An archive made before deployment ids carries none; it is restored
     with a warning and RV(identity.match=no_archive_id). A restore never writes or changes the target's id.
+notes:
+  - With O(state=rolled_back) and O(safety_copy) (or O(safety_dir)) the C(.env) is not read, so a C(.env) that a
+    restore left unreadable never blocks putting the safety copy back.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
   - inventory_enterprise.ops.attributes
+  - inventory_enterprise.ops.service_paths
 attributes:
   check_mode:
     support: full
@@ -76,30 +80,6 @@ options:
     type: path
   backup_dir:
     description: Directory searched for archives when O(src) is not set. Default C(BACKUP_DIR) of C(.env), else C(backups).
-    type: path
-  service_home:
-    description: Home directory of the service; the other paths default to its C(.env) keys or the service defaults.
-    type: path
-    default: /opt/inventory-enterprise
-  env_file:
-    description:
-      - The service's C(.env) file. Default C(<service_home>/.env).
-      - Read as the service reads it; a file that cannot be read or has a bad line (reported by file and line,
-        never by value) fails the task before anything is changed, and so does a named O(env_file) that does
-        not exist, or a missing C(<service_home>/.env) unless O(database_path) is set.
-      - With O(state=rolled_back) and O(safety_copy) (or O(safety_dir)) it is not read.
-    type: path
-  database_path:
-    description: The live SQLite database. Default C(DATABASE_PATH), else C(data/enterprise_inventory.db).
-    type: path
-  transaction_log_path:
-    description: The live transaction log. Default C(TRANSACTION_LOG_PATH), else C(data/transaction_log.jsonl).
-    type: path
-  config_dir:
-    description: Configuration directory, restored from C(config/) with the V(config) component.
-    type: path
-  models_dir:
-    description: Models directory, restored from C(models/) with the V(models) component.
     type: path
   components:
     description:
