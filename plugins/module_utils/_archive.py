@@ -87,8 +87,6 @@ class ArchiveRejected(_backup_records.BackupError):
     """The archive is unsafe or damaged; nothing live was touched."""
 
 
-
-
 def stale_leftovers(directory, pattern=PARTIAL_RE):
     """Temporary files and directories of backup/verify runs (or, with RESTORE_WORK_RE, restore scratch
     directories) whose process is gone (killed mid-run)."""
@@ -303,7 +301,7 @@ def _open_compressor(fileobj, compression, level, threads):
     if compression == 'zstd':
         if not HAS_ZSTD:
             raise _backup_records.BackupError('compression=zstd needs the Python library zstandard on the managed host: install it '
-                              '(pip install zstandard) or use compression=gzip')
+                                              '(pip install zstandard) or use compression=gzip')
         params = zstandard.ZstdCompressor(level=level or 3, threads=threads, write_checksum=True)
         return params.stream_writer(fileobj, closefd=False)
     return gzip.GzipFile(fileobj=fileobj, mode='wb', compresslevel=level or 6, mtime=0)
@@ -381,13 +379,13 @@ def publish(partial, final):
         except OSError as exc:
             if exc.errno == errno.EEXIST:
                 raise _backup_records.BackupError('%s appeared while this run was writing it (another backup, not made by this '
-                                  'module, took the same name); this run\'s archive was discarded and the existing '
-                                  'one left untouched: run the backup again' % final)
+                                                  'module, took the same name); this run\'s archive was discarded and the existing '
+                                                  'one left untouched: run the backup again' % final)
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV):
                 raise
             if os.path.lexists(final):
                 raise _backup_records.BackupError('%s already exists; this run\'s archive was discarded and the existing one left '
-                                  'untouched: run the backup again' % final)
+                                                  'untouched: run the backup again' % final)
             os.rename(partial, final)
         else:
             os.unlink(partial)
@@ -631,8 +629,8 @@ def check_space(directory, needed):
     wanted = needed + needed // 10 + SPACE_MARGIN
     if wanted > free:
         raise _backup_records.BackupError('extracting the archive needs %.1f MiB (with a margin) in %s, the filesystem has %.1f MiB '
-                          'free: free space there (old safety copies, old backups) and retry'
-                          % (wanted / 1048576.0, directory, free / 1048576.0))
+                                          'free: free space there (old safety copies, old backups) and retry'
+                                          % (wanted / 1048576.0, directory, free / 1048576.0))
 
 
 def _readable(path):

@@ -121,10 +121,10 @@ def read_deployment_id(database_path):
         if exc.errno == errno.ENOENT:
             return None
         raise _backup_records.BackupError('cannot read the deployment id %s: %s; make it readable (run as root or as the '
-                          'service user)' % (path, exc))
+                                          'service user)' % (path, exc))
     if not DEPLOYMENT_ID_RE.match(value):
         raise _backup_records.BackupError('%s does not hold a deployment id (a UUID4 written by the backup module): %r; put the '
-                          'right one back, or remove the file so the next backup writes a new one' % (path, value[:60]))
+                                          'right one back, or remove the file so the next backup writes a new one' % (path, value[:60]))
     return value
 
 
@@ -160,4 +160,3 @@ def ensure_deployment_id(database_path):
     finally:
         _files.remove_path(tmp)
     return read_deployment_id(database_path), created
-

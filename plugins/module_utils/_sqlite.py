@@ -36,8 +36,6 @@ class SqliteError(Exception):
         self.disk_full = disk_full
 
 
-
-
 def snapshot(source, dest, busy_timeout=30.0, fsync=False):
     """Consistent copy of the live database `source` into the new file `dest` (fsynced only when asked: the
     backup streams it into an archive that is fsynced itself, so forcing the scratch copy to disk is wasted I/O).

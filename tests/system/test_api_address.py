@@ -5,7 +5,6 @@ import json
 import os
 import re
 
-import pytest
 import yaml
 
 from tests.support import playbook as pb
@@ -38,7 +37,7 @@ def expression(name, path):
 
 
 def test_every_api_address_comes_from_the_one_template():
-    for name, path, _ in USERS:
+    for name, path, _expression in USERS:
         assert "/service/templates/api_url.j2" in expression(name, path), "%s in %s" % (name, path)
     for path in glob.glob(os.path.join(ROOT, "roles", "**", "*.yml"), recursive=True) + glob.glob(
             os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True):
@@ -49,7 +48,7 @@ def test_every_api_address_comes_from_the_one_template():
 def test_wildcard_binds_map_to_a_reachable_address(tmp_path):
     """Each user's real expression, rendered by Ansible with the bind addresses an inventory may hold."""
     tasks = []
-    for index, (hostvars, _) in enumerate(CASES):
+    for index, (hostvars, _expected) in enumerate(CASES):
         for name, path, base in USERS:
             # role_path and playbook_dir as Ansible sets them when the role or runbook runs.
             text = expression(name, path).replace("playbook_dir", "_test_base").replace("role_path", "_test_base")
@@ -63,6 +62,6 @@ def test_wildcard_binds_map_to_a_reachable_address(tmp_path):
     run = pb.run_playbook(str(playbook), inventory)
     assert run.rc == 0, run
     for index, (hostvars, expected) in enumerate(CASES):
-        for name, _, _ in USERS:
+        for name, _path, _expression in USERS:
             got = run.task_results("case %d %s" % (index, name))["localhost"]["msg"]
             assert got == expected, "%s with %s: %s" % (name, hostvars, got)

@@ -53,8 +53,8 @@ def test_handlers_are_capitalised(role):
 
 # Old tag names kept working for one release next to the `<role>_<phase>` one.
 TAG_ALIASES = {"daily_operations": {"morning"}}
-PLAYBOOKS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"),
-                                                                 recursive=True))
+PLAYBOOKS = sorted(os.path.relpath(p, ROOT)
+                   for p in glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True))
 
 
 def load_path(relpath):

@@ -334,8 +334,7 @@ def test_one_host_and_many_give_the_same_result_shape(api, capsys):
     assert [h['host'] for h in one['hosts']] == ['web01'] and [h['host'] for h in many['hosts']] == ['web01', 'web02']
     latency_apart = [dict(c, reading=None) for c in one['hosts'][0]['checks']]
     assert latency_apart == [dict(c, reading=None) for c in many['hosts'][0]['checks']]
-    assert set(one['hosts'][0]) == {'host', 'ok', 'summary', 'checks',
-                                                                            'failed_checks'}
+    assert set(one['hosts'][0]) == {'host', 'ok', 'summary', 'checks', 'failed_checks'}
     assert one['summary'] == '1 host(s): 1 ok, 0 failed' and many['summary'] == '2 host(s): 2 ok, 0 failed'
 
 
