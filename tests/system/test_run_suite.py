@@ -102,7 +102,9 @@ def suite_on(tmp_path, monkeypatch):
             pytest.skip("no server answers on 127.0.0.1:5432")
     """))
     monkeypatch.setattr(run_suite, "RESULTS", str(tmp_path / "results"))
-    monkeypatch.setattr(run_suite, "STAGES", {"sample": lambda: run_suite.stage_pytest("sample", [str(tests)])})
+    # rootdir pinned: test ids must not depend on configuration files found above the temporary directory.
+    monkeypatch.setattr(run_suite, "STAGES", {"sample": lambda: run_suite.stage_pytest(
+        "sample", ["--rootdir", str(tmp_path), str(tests)])})
     return tmp_path
 
 
