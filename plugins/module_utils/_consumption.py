@@ -20,12 +20,15 @@ import datetime
 import statistics
 
 SCHEMA = (
+    # The id is there for dual-write and parity, which mirror and compare tables by a single integer key;
+    # (item_code, day) is the key everything else uses.
     """CREATE TABLE IF NOT EXISTS consumption_history (
+        id INTEGER PRIMARY KEY,
         item_code TEXT NOT NULL,
         day TEXT NOT NULL,
         quantity REAL NOT NULL,
         source TEXT NOT NULL,
-        PRIMARY KEY (item_code, day))""",
+        UNIQUE (item_code, day))""",
     "CREATE INDEX IF NOT EXISTS idx_consumption_history_day ON consumption_history(day)",
     """CREATE TABLE IF NOT EXISTS ai_anomalies (
         id INTEGER PRIMARY KEY,
