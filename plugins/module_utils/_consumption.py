@@ -295,16 +295,20 @@ def data_quality(conn, item_code, start_day=None, end_day=None):
         (item_code, _iso(start), _iso(end))))
     series = history(conn, item_code, start, end)
     gaps, gap_start, run, longest = [], None, 0, 0
+
+    def gap(first, last):
+        return dict(start=first, end=last, days=(_day(last) - _day(first)).days + 1)
+
     for n, (day, quantity) in enumerate(series):
         if day not in present and gap_start is None:
             gap_start = day
         if day in present and gap_start is not None:
-            gaps.append(dict(start=gap_start, end=series[n - 1][0], days=(_day(series[n - 1][0]) - _day(gap_start)).days + 1))
+            gaps.append(gap(gap_start, series[n - 1][0]))
             gap_start = None
         run = run + 1 if quantity == 0 else 0
         longest = max(longest, run)
     if gap_start is not None:
-        gaps.append(dict(start=gap_start, end=series[-1][0], days=(_day(series[-1][0]) - _day(gap_start)).days + 1))
+        gaps.append(gap(gap_start, series[-1][0]))
     values = [q for _d, q in series]
     zero_share = round(sum(1 for v in values if v == 0) / len(values), 4) if values else None
     outliers = [dict(day=series[n][0], quantity=values[n]) for n in _outliers(values)]

@@ -48,10 +48,15 @@ def register(app, service, current_user):
     """Add the consumption, anomaly and model-list routes; POSTs need a JWT like the other writes."""
     settings = service.settings
 
-    def run(operation, work):
+    def run(operation, work, mirror=None):
+        """work(conn) on a connection of its own; with dual-write on, the rows mirror(result) selects are then
+        mirrored to PostgreSQL like any other write's (a failure there is counted, never raised)."""
         try:
             with db.connection(settings.database_path) as conn, service.metrics.db_timer(operation):
-                return work(conn)
+                result = work(conn)
+                if service.dual_writer is not None and mirror is not None:
+                    service.dual_writer.mirror(conn, operation, mirror(result))
+                return result
         except consumption.ConsumptionError as exc:
             raise HTTPException(422, str(exc)) from None
         except sqlite3.OperationalError as exc:
@@ -64,7 +69,9 @@ def register(app, service, current_user):
             raise HTTPException(422, "end_date is before start_date")
         if (body.end_date - body.start_date).days >= MAX_DERIVE_DAYS:
             raise HTTPException(422, "at most %d days per request" % MAX_DERIVE_DAYS)
-        result = run("consumption_derive", lambda conn: consumption.derive(conn, body.start_date, body.end_date))
+        result = run("consumption_derive", lambda conn: consumption.derive(conn, body.start_date, body.end_date),
+                     mirror=lambda _result: [("consumption_history", "day >= ? AND day <= ?",
+                                               (body.start_date.isoformat(), body.end_date.isoformat()))])
         # The item ranking reads consumption history.
         service.cache.invalidate()
         service.logs.audit.info("user_id: %s action=consumption.derive start=%s end=%s inserted=%d updated=%d "
@@ -88,8 +95,8 @@ def register(app, service, current_user):
         days = (body or DetectRequest()).days
         today = datetime.date.today()
         since = today - datetime.timedelta(days=days - 1)
-        found, new = run("consumption_anomalies",
-                         lambda conn: consumption.detect_anomalies(conn, since, today=today))
+        found, new = run("consumption_anomalies", lambda conn: consumption.detect_anomalies(conn, since, today=today),
+                         mirror=lambda _result: [("ai_anomalies", "day >= ?", (since.isoformat(),))])
         service.logs.audit.info("user_id: %s action=consumption.detect_anomalies since=%s found=%d new=%d",
                                 user, since, len(found), new)
         return {"anomalies": found, "new": new, "since": since.isoformat()}
