@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: consumption_anomalies
 short_description: Detect or list consumption anomalies of the Inventory Enterprise service
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - The guide's weekly C(POST /api/ai/consumption/detect-anomalies) (O(state=detected)) and
     C(GET /api/ai/anomaly/list) (O(state=listed)), run on the host that holds the service's SQLite database with

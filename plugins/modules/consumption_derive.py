@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 ---
 module: consumption_derive
 short_description: Derive daily consumption from the service's counts and invoices
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - The guide's daily "Consumption Data Derivation" (C(POST /api/ai/consumption/derive) at 1 AM), run on the
     host that holds the service's SQLite database, with the same code the service runs.
