@@ -51,6 +51,23 @@ def cmd_seed(args):
     return 0
 
 
+def cmd_import_consumption(args):
+    from . import db, importer  # pylint: disable=import-outside-toplevel
+
+    settings = _settings(args)
+    ensure_layout(settings)
+    db.init_db(settings.database_path)
+    try:
+        result = importer.import_csv(settings.database_path, args.file, create_items=args.create_items)
+    except importer.ImportFailed as exc:
+        for error in exc.errors:
+            print("inventory-service import-consumption: %s" % error, file=sys.stderr)
+        print("inventory-service import-consumption: nothing imported", file=sys.stderr)
+        return 1
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
 def cmd_load(args):
     from . import load  # pylint: disable=import-outside-toplevel
 
@@ -82,6 +99,12 @@ def build_parser():
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--reset", action="store_true", help="replace earlier demo rows instead of skipping")
     seed.set_defaults(func=cmd_seed)
+    imports = with_env("import-consumption", "load daily consumption history from a CSV file "
+                                             "(item_code,date,quantity); all rows or none")
+    imports.add_argument("file", help="CSV file with the header item_code,date,quantity")
+    imports.add_argument("--create-items", action="store_true",
+                         help="add item codes the item master does not know instead of refusing them")
+    imports.set_defaults(func=cmd_import_consumption)
     load = commands.add_parser("load", help="send inventory writes through the HTTP API")
     load.add_argument("--url", required=True)
     load.add_argument("--username", required=True)

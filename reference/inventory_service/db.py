@@ -4,6 +4,8 @@ import sqlite3
 import urllib.parse
 from pathlib import Path
 
+from . import consumption
+
 BUSY_TIMEOUT_MS = 5000
 POSTGRES_CONNECT_TIMEOUT = 3
 
@@ -61,7 +63,8 @@ SCHEMA = [
         status TEXT,
         accuracy_metrics TEXT,
         trained_at TEXT)""",
-]
+    # consumption_history and ai_anomalies: one definition, shared with the collection's modules.
+] + list(consumption.SCHEMA)
 
 
 def connect(path) -> sqlite3.Connection:

@@ -36,16 +36,23 @@ def list_inventory(conn):
 
 
 def top_items(conn, limit, today=None):
+    """Items by volume over the last 365 days: consumed quantity once there is consumption history (what the
+    guide's retrain script means by volume), received quantity before that."""
     today = today or datetime.date.today()
     since = (today - datetime.timedelta(days=365)).isoformat()
+    if conn.execute("SELECT 1 FROM consumption_history LIMIT 1").fetchone():
+        basis, volume = "consumption", (
+            "SELECT item_code, SUM(quantity) AS volume FROM consumption_history WHERE day > ? GROUP BY item_code")
+    else:
+        basis, volume = "invoices", (
+            "SELECT item_code, SUM(quantity) AS volume FROM processed_invoices WHERE invoice_date > ? "
+            "GROUP BY item_code")
     rows = conn.execute(
-        """SELECT im.item_code, im.name, COALESCE(SUM(pi.quantity), 0) AS volume
-           FROM item_master im
-           LEFT JOIN processed_invoices pi ON pi.item_code = im.item_code AND pi.invoice_date > ?
-           GROUP BY im.item_code, im.name
+        """SELECT im.item_code, im.name, COALESCE(v.volume, 0) AS volume
+           FROM item_master im LEFT JOIN (%s) v ON v.item_code = im.item_code
            ORDER BY volume DESC, im.item_code
-           LIMIT ?""", (since, limit)).fetchall()
-    return {"items": [dict(row) for row in rows]}
+           LIMIT ?""" % volume, (since, limit)).fetchall()
+    return {"items": [dict(row) for row in rows], "basis": basis}
 
 
 def dashboard_stats(conn):

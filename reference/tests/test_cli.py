@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -68,3 +69,35 @@ def test_serve_load_and_sigterm(tmp_path):
     assert "service stopped" in output and "Traceback" not in output
     assert "GET /health 200 duration=" in output  # request lines reach the console too
     assert len((tmp_path / "data" / "transaction_log.jsonl").read_text().splitlines()) == 10
+
+
+def test_import_consumption_validates_with_line_numbers_then_loads(tmp_path):
+    write_env(tmp_path)
+    assert cli("seed", "--items", "2", "--days", "3", cwd=tmp_path).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item_code,date,quantity\nDEMO-0001,2026-01-01,3\nDEMO-0001,2026-13-01,2\n"
+                   "DEMO-0002,2026-01-01,-1\nDEMO-0001,2026-01-01,4\n,2026-01-02,1\n")
+    result = cli("import-consumption", str(bad), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for expected in ("line 3: date '2026-13-01' is not YYYY-MM-DD", "line 4: quantity '-1' must be",
+                     "line 5: DEMO-0001 2026-01-01 already given on line 2", "line 6: empty item_code",
+                     "nothing imported"):
+        assert expected in result.stderr
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("item_code,date,quantity\nDEMO-0001,2026-01-01,3\nNEW-1,2026-01-01,2\n")
+    result = cli("import-consumption", str(unknown), cwd=tmp_path)
+    assert result.returncode == 1 and "line 3: unknown item_code NEW-1" in result.stderr
+    header = tmp_path / "header.csv"
+    header.write_text("item,day,qty\nDEMO-0001,2026-01-01,3\n")
+    assert "line 1: header must be item_code,date,quantity" in cli("import-consumption", str(header),
+                                                                   cwd=tmp_path).stderr
+    database = tmp_path / "data" / "enterprise_inventory.db"
+    assert sqlite3.connect(str(database)).execute(
+        "SELECT count(*) FROM consumption_history WHERE source = 'import'").fetchone()[0] == 0
+    result = cli("import-consumption", "--create-items", str(unknown), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"imported": 2, "items": 2, "created_items": 1, "first_date": "2026-01-01",
+                                         "last_date": "2026-01-01", "file": str(unknown)}
+    rows = sqlite3.connect(str(database)).execute(
+        "SELECT item_code, day, quantity, source FROM consumption_history WHERE source = 'import' ORDER BY 1")
+    assert rows.fetchall() == [("DEMO-0001", "2026-01-01", 3.0, "import"), ("NEW-1", "2026-01-01", 2.0, "import")]

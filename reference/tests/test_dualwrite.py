@@ -113,3 +113,22 @@ def test_disabled_dual_write_never_touches_postgres(serve, tmp_path, pg):
     server = serve(settings)
     assert requests.post(server.url + "/api/inventory/counts", json=COUNT, headers=headers(server)).status_code == 201
     assert rows(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_derived_consumption_and_anomalies_are_mirrored(dual, pg):
+    server, settings = dual
+    auth = headers(server)
+    today = datetime.date.today()
+    for offset, quantity in ((1, 10), (0, 4)):
+        body = {"count_date": (today - datetime.timedelta(days=offset)).isoformat(),
+                "items": [{"item_code": "A-1", "quantity": quantity}]}
+        assert requests.post(server.url + "/api/inventory/counts", json=body, headers=auth).status_code == 201
+    derived = requests.post(server.url + "/api/ai/consumption/derive", headers=auth, json={
+        "start_date": (today - datetime.timedelta(days=1)).isoformat(), "end_date": today.isoformat()})
+    assert derived.status_code == 200 and derived.json()["inserted"] == 1
+    with db.connection(settings.database_path) as conn:
+        mine = [tuple(row) for row in conn.execute("SELECT id, item_code, day, quantity, source FROM consumption_history")]
+    assert mine == [(1, "A-1", today.isoformat(), 6.0, "derived")]
+    assert rows(pg, "SELECT id, item_code, day, quantity, source FROM consumption_history") == mine
+    assert requests.post(server.url + "/api/ai/consumption/detect-anomalies", headers=auth).status_code == 200
+    assert errors_total(server) == 0
