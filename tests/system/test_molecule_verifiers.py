@@ -44,3 +44,16 @@ def test_verifier_uses_no_module_of_the_collection_and_changes_nothing(path):
             if any(key in task for key in RUNS_A_COMMAND):
                 assert task.get("changed_when") is False, "%s: task %r needs changed_when: false" % (
                     path, task.get("name"))
+
+
+@pytest.mark.parametrize("path", VERIFIERS, ids=[os.path.basename(os.path.dirname(p)) for p in VERIFIERS])
+def test_every_assertion_is_a_string(path):
+    """A condition with ': ' in it unquoted is a YAML mapping, which ansible-core 2.19 refuses at run time only."""
+    with open(path) as handle:
+        plays = yaml.safe_load(handle)
+    for play in plays:
+        for task in tasks_of(play):
+            that = (task.get("ansible.builtin.assert") or {}).get("that") or []
+            for condition in that if isinstance(that, list) else [that]:
+                assert isinstance(condition, str), "%s: task %r has a non-string condition %r" % (
+                    path, task.get("name"), condition)
