@@ -166,7 +166,7 @@ def plan(module, rows, models_dir, archive_dir, cutoff):
         old = when is not None and when < cutoff
         if row['status'] == 'active':
             if old:
-                kept.append(dict((key, row[key]) for key in ('id', 'model_type', 'trained_at'), item_code=row['entity_id']))
+                kept.append(dict(id=row['id'], item_code=row['entity_id'], model_type=row['model_type'], trained_at=row['trained_at']))
             continue
         if row['status'] in ARCHIVABLE and when is None:
             module.warn('model %s of %s has no readable trained_at (%r): left as it is' % (row['id'], row['entity_id'],
