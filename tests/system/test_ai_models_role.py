@@ -82,3 +82,34 @@ def test_a_missing_virtualenv_is_named(host, tmp_path):
     # In check mode the install would create it: the review is skipped, not failed.
     run = pb.run_playbook(str(playbook), host["inventory"], extra_vars=extra, check=True)
     assert run.rc == 0, run
+
+
+def test_high_mape_report_has_before_and_after_per_item(host, tmp_path):
+    """The runbook's report template, fed with real model_review results before and after a change of the registry
+    and retrain results shaped as the contract's model_retrain returns them."""
+    report = tmp_path / "incidents" / "high-mape-test.md"
+    review = {"inventory_enterprise.ops.model_review": {"service_home": str(host["root"] / "home")}}
+    retrain = [{"item_code": "A", "outcome": "promoted", "model_type": "prophet", "model_id": 9, "metrics": {},
+                "previous_metrics": {}, "reason": "WAPE 9.0% beats 25.0%", "seconds": 0.4}]
+    playbook = tmp_path / "report.yml"
+    playbook.write_text(json.dumps([{"name": "Report", "hosts": "app_servers", "gather_facts": False, "vars": {
+        "runbook_mape_threshold": 20, "__runbook_report": str(report)}, "tasks": [
+        dict(review, name="Before", register="__runbook_before"),
+        {"name": "Affected", "ansible.builtin.set_fact": {"__runbook_affected": "{{ __runbook_before.flagged }}",
+                                                          "__runbook_retrain": {"results": retrain}}},
+        {"name": "Better model", "ansible.builtin.command": "sqlite3 %s \"UPDATE ai_models SET accuracy_metrics = "
+         "json_set(accuracy_metrics, '$.mape', 9.0) WHERE id = 2\"" % host["database_path"], "changed_when": True},
+        dict(review, name="After", register="__runbook_after"),
+        {"name": "Directory", "ansible.builtin.file": {"path": str(report.parent), "state": "directory", "mode": "0750"},
+         "delegate_to": "localhost", "run_once": True},
+        {"name": "Write", "ansible.builtin.template": {"src": pb.ROOT + "/playbooks/runbooks/templates/high_mape_report.md.j2",
+                                                       "dest": str(report), "mode": "0640"},
+         "delegate_to": "localhost", "run_once": True}]}]))
+    run = pb.run_playbook(str(playbook), host["inventory"], extra_vars={"ansible_python_interpreter": sys.executable})
+    assert run.rc == 0, run
+    text = report.read_text()
+    assert text.startswith("# Incident: High MAPE (high-mape-test)")
+    row = [line for line in text.splitlines() if line.startswith("| A |")]
+    assert len(row) == 1, text
+    assert "| prophet MAPE 25.0 WAPE 25.0 MASE - BIAS 0.0 (flagged) | prophet MAPE 9.0 WAPE 25.0 MASE - BIAS 0.0 (ok) |" in row[0]
+    assert "promoted: WAPE 9.0% beats 25.0%" in row[0] and "not needed" in row[0] and "API did not answer" in row[0]
