@@ -55,26 +55,32 @@ def parse_time(text):
 
 
 def _metrics(text):
+    """The parsed accuracy_metrics, or None when it is missing or not a JSON object (as the service lists it)."""
     try:
-        value = json.loads(text) if text else {}
+        value = json.loads(text) if text else None
     except ValueError:
-        value = {}
-    return value if isinstance(value, dict) else {}
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def load_rows(conn):
-    """Every registry row, ordered by entity and id, accuracy_metrics parsed (a bad JSON text reads as {})."""
+    """Every registry row in the service's list order (item, newest first): `accuracy_metrics` as the service
+    lists it (None when unreadable), `metrics` the same as a dict ({} then) for the computations."""
     rows = conn.execute('SELECT id, entity_id, model_type, status, accuracy_metrics, trained_at FROM ai_models '
-                        'ORDER BY entity_id, id').fetchall()
-    return [dict(id=row[0], entity_id=row[1], model_type=row[2], status=row[3], accuracy_metrics=_metrics(row[4]),
-                 trained_at=row[5]) for row in rows]
+                        'ORDER BY entity_id, trained_at DESC, id DESC').fetchall()
+    found = []
+    for row in rows:
+        parsed = _metrics(row[4])
+        found.append(dict(id=row[0], entity_id=row[1], model_type=row[2], status=row[3], accuracy_metrics=parsed,
+                          metrics=parsed or {}, trained_at=row[5]))
+    return found
 
 
 def models_document(rows):
-    """The guide's `GET /api/ai/models/list` body: {"models": [...]}, one entry per registry row."""
-    return dict(models=[dict(id=row['id'], entity_id=row['entity_id'], model_type=row['model_type'],
-                             status=row['status'], trained_at=row['trained_at'],
-                             accuracy_metrics=row['accuracy_metrics']) for row in rows])
+    """The guide's `GET /api/ai/models/list` body, as the reference service answers it: {"models": [...], "total"}."""
+    models = [dict(id=row['id'], entity_id=row['entity_id'], model_type=row['model_type'], status=row['status'],
+                   trained_at=row['trained_at'], accuracy_metrics=row['accuracy_metrics']) for row in rows]
+    return dict(models=models, total=len(models))
 
 
 def dumps(document):

@@ -255,7 +255,7 @@ def run_module(module):
     models_dir = paths['models_dir']
     archive_dir = result['archive_dir'] = params['archive_dir'] or _model_review.default_archive_dir(models_dir)
     try:
-        rows = _model_review.load_rows(conn)
+        rows = sorted(_model_review.load_rows(conn), key=lambda row: row['id'])
         to_archive, moves, kept = plan(module, rows, models_dir, archive_dir, cutoff)
         result['kept_active'] = kept
         touched = set(row['id'] for row, _dest in to_archive) | set(row['id'] for row, _src, _dest in moves)

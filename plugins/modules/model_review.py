@@ -268,7 +268,7 @@ def create_module():
 
 def judge(row, params):
     """(verdict, reason, intermittent) of one active model."""
-    metrics = row['accuracy_metrics']
+    metrics = row['metrics']
     mape, mase = _model_review.number(metrics.get('mape')), _model_review.number(metrics.get('mase'))
     inter = _model_review.intermittent(metrics, params['intermittent_adi'])
     if inter or mape is None:
@@ -298,7 +298,7 @@ def review(rows, params, previous):
     for row in rows:
         if row['status'] != 'active':
             continue
-        metrics = row['accuracy_metrics']
+        metrics = row['metrics']
         verdict, reason, inter = judge(row, params)
         entry = dict(id=row['id'], item_code=row['entity_id'], model_type=row['model_type'], trained_at=row['trained_at'],
                      outcome=metrics.get('outcome'), intermittent=inter, verdict=verdict, reason=reason,
@@ -356,7 +356,7 @@ def metrics_text(rows, models):
     epoch = datetime.datetime(1970, 1, 1)
     for item, (when, row) in sorted(latest.items()):
         retrained.labels(item).set((when - epoch).total_seconds())
-        result = row['accuracy_metrics'].get('outcome') or ('failed' if row['status'] == 'failed' else 'unknown')
+        result = row['metrics'].get('outcome') or ('failed' if row['status'] == 'failed' else 'unknown')
         outcome.labels(item, str(result)).set(1)
     return generate_latest(registry).decode('utf-8'), registry
 

@@ -64,7 +64,7 @@ def test_archives_old_models_and_moves_their_files_never_the_active_one(tmp_path
     assert result["archived"][0]["file"] == os.path.join(archive_dir, "A", "2.json") and result["archived"][1]["file"] is None
     assert result["files_moved"] == [dict(id=2, item_code="A", src=os.path.join(models_dir, "A", "2.json"),
                                           dest=os.path.join(archive_dir, "A", "2.json"))]
-    assert [(k["id"], k["item_code"]) for k in result["kept_active"]] == [(6, "B"), (1, "OLD-ACTIVE")]
+    assert [(k["id"], k["item_code"]) for k in result["kept_active"]] == [(1, "OLD-ACTIVE"), (6, "B")]
     assert result["archive_dir"] == archive_dir
     assert statuses(paths["database_path"]) == {1: "active", 2: "archived", 3: "active", 4: "inactive", 5: "archived",
                                                 6: "active"}
