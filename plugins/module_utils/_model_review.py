@@ -23,7 +23,8 @@ from urllib.parse import quote
 
 TIME_FORMAT = '%Y-%m-%dT%H:%M:%SZ'
 # Syntetos-Boylan: demand is intermittent when the average interval between non-zero days exceeds 1.32 days
-# (under about 76% of the days with demand); MAPE, computed over the non-zero days only, then says little.
+# (under about 76% of the days with demand); MAPE, computed over the holdout's non-zero days only, then rests on
+# a few days and says little.
 INTERMITTENT_ADI = 1.32
 METRIC_KEYS = ('mape', 'wape', 'mase', 'bias')
 
@@ -97,14 +98,15 @@ def number(value):
 
 
 def intermittent(metrics, adi=INTERMITTENT_ADI):
-    """Whether the history behind these metrics is intermittent: observations / nonzero_days above `adi`
-    (an all-zero history is intermittent); None when the metrics do not say."""
-    observations, nonzero = number(metrics.get('observations')), number(metrics.get('nonzero_days'))
-    if not observations:
+    """Whether the item's demand is intermittent where its MAPE was measured: the holdout's days per day with
+    demand (holdout_days / nonzero_days, the days MAPE is computed over) above `adi`; a holdout without demand
+    is intermittent. None when the metrics do not say."""
+    days, nonzero = number(metrics.get('holdout_days')), number(metrics.get('nonzero_days'))
+    if not days:
         return None
     if not nonzero:
         return True
-    return observations / nonzero > adi
+    return days / nonzero > adi
 
 
 def safe_entity(entity_id):

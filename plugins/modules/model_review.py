@@ -17,9 +17,9 @@ description:
   - The guide's morning accuracy review (MAPE target under O(target_mape), flag over O(flag_mape)) of the active
     model of every item in the service's model registry (table C(ai_models)), read from the service's database.
   - Items with intermittent demand (many days without consumption) are judged by MASE instead of MAPE, because
-    MAPE is computed over the non-zero days only and says little there. A history is intermittent when its
-    average demand interval C(observations / nonzero_days) (from the model's C(accuracy_metrics)) exceeds
-    O(intermittent_adi); such a model is flagged when its MASE exceeds O(mase_flag).
+    MAPE is computed over the holdout's non-zero days only and says little there. Demand is intermittent when
+    the average demand interval of the holdout, C(holdout_days / nonzero_days) (from the model's
+    C(accuracy_metrics)), exceeds O(intermittent_adi); such a model is flagged when its MASE exceeds O(mase_flag).
   - With O(export_dir), writes the guide's monthly export C(models-YYYY-MM.json) (the C(GET /api/ai/models/list)
     document, every registry row) atomically, and compares the active models with the previous month's export
     when there is one (RV(trend)).
@@ -51,7 +51,7 @@ options:
     default: 1.0
   intermittent_adi:
     description:
-      - Average demand interval (observations per non-zero day of the history) above which an item's demand is
+      - Average demand interval (holdout days per holdout day with demand) above which an item's demand is
         intermittent and its model judged by MASE. The default is Syntetos and Boylan's cut-off.
     type: float
     default: 1.32

@@ -24,7 +24,8 @@ SCHEMA = [
 ]
 
 
-def metrics(mape, wape=None, mase=None, bias=0.0, observations=730, nonzero_days=700, outcome="promoted"):
+def metrics(mape, wape=None, mase=None, bias=0.0, observations=730, nonzero_days=27, outcome="promoted"):
+    """accuracy_metrics as model_retrain records them: nonzero_days counts the days of the 28-day holdout with demand."""
     return dict(mape=mape, wape=wape if wape is not None else mape, mase=mase, bias=bias, holdout_days=28,
                 observations=observations, nonzero_days=nonzero_days, outcome=outcome, reason=None,
                 naive=dict(mape=30.0, wape=30.0, mase=1.0))
