@@ -241,7 +241,7 @@ def describe(rows, models_dir, archive_dir, moved=False):
 
 def run_module(module):
     params = module.params
-    now = datetime.datetime.utcnow().replace(microsecond=0)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).replace(microsecond=0)
     cutoff = now - datetime.timedelta(days=params['older_than_days'])
     result = dict(changed=False, archived=[], files_moved=[], kept_active=[],
                   cutoff=cutoff.strftime(_model_review.TIME_FORMAT), archive_dir=params['archive_dir'] or '')

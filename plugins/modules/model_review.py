@@ -367,7 +367,7 @@ def run_module(module):
     if params['metrics_file'] and not HAS_PROMETHEUS_CLIENT:
         module.fail_json(msg=missing_required_lib('prometheus-client', reason='to write metrics_file'),
                          exception=PROMETHEUS_CLIENT_IMP_ERR, **result)
-    month = params['export_month'] or datetime.datetime.utcnow().strftime('%Y-%m')
+    month = params['export_month'] or datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).strftime('%Y-%m')
     if not MONTH_RE.match(month):
         module.fail_json(msg='export_month must be YYYY-MM, not %r' % month, **result)
     for option in ('export_dir', 'metrics_file'):

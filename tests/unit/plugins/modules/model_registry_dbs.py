@@ -32,7 +32,7 @@ def metrics(mape, wape=None, mase=None, bias=0.0, observations=730, nonzero_days
 
 
 def trained_at(days_ago):
-    when = datetime.datetime.utcnow().replace(microsecond=0) - datetime.timedelta(days=days_ago)
+    when = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).replace(microsecond=0) - datetime.timedelta(days=days_ago)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
