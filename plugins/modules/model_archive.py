@@ -214,7 +214,7 @@ def update_rows(conn, to_archive):
     skipped = []
     conn.execute('BEGIN IMMEDIATE')
     try:
-        for row, _dest in to_archive:
+        for row in (entry[0] for entry in to_archive):
             cursor = conn.execute("UPDATE ai_models SET status = 'archived' WHERE id = ? AND status IN (?, ?)",
                                   (row['id'],) + ARCHIVABLE)
             if cursor.rowcount != 1:
@@ -258,20 +258,20 @@ def run_module(module):
         rows = sorted(_model_review.load_rows(conn), key=lambda row: row['id'])
         to_archive, moves, kept = plan(module, rows, models_dir, archive_dir, cutoff)
         result['kept_active'] = kept
-        touched = set(row['id'] for row, _dest in to_archive) | set(row['id'] for row, _src, _dest in moves)
+        touched = set(entry[0]['id'] for entry in to_archive + moves)
         before = describe([row for row in rows if row['id'] in touched], models_dir, archive_dir)
         # In check mode the prediction; otherwise set as the work is done, so a failure midway stays honest.
         result['changed'] = module.check_mode and bool(to_archive or moves)
-        planned = [dict(id=row['id'], item_code=row['entity_id'], model_type=row['model_type'],
-                                   status=row['status'], trained_at=row['trained_at'],
-                                   file=dest if os.path.lexists(dest) or any(m[0]['id'] == row['id'] for m in moves) else None)
-                              for row, dest in to_archive]
+        moving = set(entry[0]['id'] for entry in moves)
+        planned = [dict(id=row['id'], item_code=row['entity_id'], model_type=row['model_type'], status=row['status'],
+                        trained_at=row['trained_at'], file=dest if row['id'] in moving or os.path.lexists(dest) else None)
+                   for row, dest in to_archive]
         planned_moves = [dict(id=row['id'], item_code=row['entity_id'], src=src, dest=dest) for row, src, dest in moves]
         if module.check_mode:
             result.update(archived=planned, files_moved=planned_moves)
         else:
-            for (row, src, dest), entry in zip(moves, planned_moves):
-                move_file(src, dest, models_dir if os.path.isdir(models_dir) else os.path.dirname(src))
+            for entry in planned_moves:
+                move_file(entry['src'], entry['dest'], models_dir if os.path.isdir(models_dir) else os.path.dirname(entry['src']))
                 result['files_moved'].append(entry)
                 result['changed'] = True
             skipped = update_rows(conn, to_archive)
