@@ -14,6 +14,7 @@ import calendar
 import json
 import os
 import sqlite3
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -179,7 +180,7 @@ def test_textfile_parses_and_carries_the_metrics(tmp_path, capsys):
     stamps = dict((labels["item_code"], value) for labels, value in found["ie_model_last_retrain_timestamp_seconds"])
     assert sorted(stamps) == ["BAD", "GOOD", "MEH", "NEW", "SPARSE-BAD", "SPARSE-OK", "ZERO"]
     newest_bad = rows(paths["database_path"])[2][5]
-    assert stamps["BAD"] == calendar.timegm(__import__("time").strptime(newest_bad, "%Y-%m-%dT%H:%M:%SZ"))
+    assert stamps["BAD"] == calendar.timegm(time.strptime(newest_bad, "%Y-%m-%dT%H:%M:%SZ"))
     outcomes = dict((labels["item_code"], labels["outcome"]) for labels, value in found["ie_model_last_retrain_outcome"]
                     if value == 1)
     assert outcomes["ZERO"] == "kept" and outcomes["BAD"] == "promoted" and outcomes["NEW"] == "unknown"
