@@ -162,3 +162,25 @@ def test_an_entity_that_cannot_name_a_directory_is_left_alone(tmp_path, capsys):
 def test_a_missing_database_fails_clearly(tmp_path, capsys):
     failed, result = run(dict(database_path=str(tmp_path / "nope.db"), service_home=str(tmp_path)), capsys)
     assert failed and result["changed"] is False and "nope.db does not exist" in result["msg"]
+
+
+def test_a_database_failure_after_the_moves_is_honest_and_the_next_run_completes(tmp_path, capsys):
+    paths = make_registry(tmp_path, MODELS)
+    conn = sqlite3.connect(paths["database_path"])
+    # A real SQLite error at the update, after the files moved: what a run killed between the two steps leaves.
+    conn.execute("CREATE TRIGGER no_archive BEFORE UPDATE ON ai_models BEGIN SELECT RAISE(ABORT, 'registry locked by "
+                 "a test'); END")
+    conn.commit()
+    failed, result = run(args_of(paths), capsys)
+    assert failed and result["changed"] is True and "registry locked by a test" in result["msg"]
+    assert [m["id"] for m in result["files_moved"]] == [2] and result["archived"] == []
+    assert statuses(paths["database_path"])[2] == "inactive"
+    assert sorted(tree(archive_of(paths))) == ["A/2.json"]
+    conn.execute("DROP TRIGGER no_archive")
+    conn.commit()
+    conn.close()
+    failed, result = run(args_of(paths), capsys)
+    assert not failed and result["changed"] is True and result["files_moved"] == []
+    assert [a["id"] for a in result["archived"]] == [2, 5]
+    assert statuses(paths["database_path"]) == {1: "active", 2: "archived", 3: "active", 4: "inactive", 5: "archived",
+                                                6: "active"}

@@ -203,3 +203,14 @@ def test_failures_say_what_and_where(tmp_path, capsys):
     assert failed and "export_dir" in result["msg"] and "does not exist" in result["msg"]
     failed, result = run(args_of(paths, export_dir=str(tmp_path), export_month="2026-13"), capsys)
     assert failed and "YYYY-MM" in result["msg"]
+
+
+def test_a_failure_after_the_export_reports_the_change(tmp_path, capsys):
+    paths = make_registry(tmp_path, MODELS)
+    reports = tmp_path / "reports"
+    (reports / "metrics.prom").mkdir(parents=True)
+    failed, result = run(args_of(paths, export_dir=str(reports), export_month="2026-12",
+                                 metrics_file=str(reports / "metrics.prom")), capsys)
+    assert failed and result["changed"] is True and result["export"]["changed"] is True
+    assert "metrics.prom" in result["msg"] and "writable" in result["msg"]
+    assert (reports / "models-2026-12.json").exists()
