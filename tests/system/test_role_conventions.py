@@ -98,8 +98,11 @@ def test_playbooks_pick_an_entry_point_not_a_dispatch_variable(path):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_tags_follow_role_and_phase(role):
-    for task in load(role, "tasks", "main.yml") or []:
+@pytest.mark.parametrize("task_file", ["main.yml", "ENTRY_POINTS"])
+def test_tags_follow_role_and_phase(role, task_file):
+    files = [task_file] if task_file == "main.yml" else sorted(
+        name + ".yml" for name in load(role, "meta", "argument_specs.yml")["argument_specs"] if name != "main")
+    for task in [task for name in files for task in load(role, "tasks", name) or []]:
         tags = set(task.get("tags", [])) - {"always", "never"}
         if not tags:
             continue
