@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from . import auth, backup, db, inventory
+from . import auth, backup, db, inventory, training
 from .dualwrite import DualWriter
 from .cache import ResponseCache, make_backend
 from .config import Settings, ensure_layout
@@ -280,4 +280,5 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
         return {"invoice_number": body.invoice_number, "lines": count, "seq": seq}
 
     backup.register(app, service, current_user)  # POST /api/backup/create
+    training.register(app, service, current_user)  # POST /api/ai/forecast/train
     return app
