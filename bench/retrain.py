@@ -188,6 +188,7 @@ def accuracy():
             continue
         kind = item_class(int(entity.split("-")[1]))
         classes.setdefault(kind, []).append((metrics["wape"], metrics["naive"]["wape"]))
+        classes.setdefault("all", []).append((metrics["wape"], metrics["naive"]["wape"]))
     conn.close()
     report = {}
     for kind, pairs in sorted(classes.items()):

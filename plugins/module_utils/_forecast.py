@@ -39,16 +39,17 @@ def _quiet():
     # prophet sets its own logger's level when imported: quiet it again afterwards.
     for name in ('cmdstanpy', 'prophet', 'prophet.plot', 'prophet.forecaster', 'prophet.models'):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger('cmdstanpy').disabled = True
 
 NUMPY_IMP_ERR = PANDAS_IMP_ERR = PROPHET_IMP_ERR = STATSFORECAST_IMP_ERR = None
 try:
-    import numpy as np
+    import numpy
     HAS_NUMPY = True
 except ImportError:
     NUMPY_IMP_ERR = traceback.format_exc()
     HAS_NUMPY = False
 try:
-    import pandas as pd
+    import pandas
     HAS_PANDAS = True
 except ImportError:
     PANDAS_IMP_ERR = traceback.format_exc()
@@ -94,7 +95,7 @@ class Series(object):
     def __init__(self, start, step, values):
         self.start = start
         self.step = step
-        self.values = np.asarray(values, dtype=float)
+        self.values = numpy.asarray(values, dtype=float)
 
     @property
     def season(self):
@@ -125,14 +126,14 @@ def prepare(rows, aggregation='daily', end_day=None):
     first = min(parsed)
     last = datetime.date.fromisoformat(end_day) if end_day else max(parsed)
     days = (last - first).days + 1
-    values = np.zeros(max(days, 0))
+    values = numpy.zeros(max(days, 0))
     for key, quantity in parsed.items():
         if first <= key <= last:
             values[(key - first).days] = quantity
     if aggregation != 'weekly':
         return Series(first, 1, values)
     weeks = len(values) // 7
-    values = values[len(values) - weeks * 7:].reshape(weeks, 7).sum(axis=1) if weeks else np.zeros(0)
+    values = values[len(values) - weeks * 7:].reshape(weeks, 7).sum(axis=1) if weeks else numpy.zeros(0)
     return Series(last - datetime.timedelta(days=weeks * 7 - 1), 7, values)
 
 
@@ -143,19 +144,19 @@ def _finite(value):
 def metrics(actual, predicted, train, season=SEASON):
     """The contract's metrics of one holdout. MAPE (percent) only over days with a non-zero actual, so zero days
     of an intermittent item neither divide by zero nor vanish silently (their error is in WAPE and MASE)."""
-    actual = np.asarray(actual, dtype=float)
-    predicted = np.asarray(predicted, dtype=float)
-    train = np.asarray(train, dtype=float)
+    actual = numpy.asarray(actual, dtype=float)
+    predicted = numpy.asarray(predicted, dtype=float)
+    train = numpy.asarray(train, dtype=float)
     error = predicted - actual
     nonzero = actual != 0
-    total = float(np.abs(actual).sum())
-    mape = float(np.mean(np.abs(error[nonzero]) / np.abs(actual[nonzero])) * 100) if nonzero.any() else None
-    wape = float(np.abs(error).sum() / total * 100) if total > 0 else None
+    total = float(numpy.abs(actual).sum())
+    mape = float(numpy.mean(numpy.abs(error[nonzero]) / numpy.abs(actual[nonzero])) * 100) if nonzero.any() else None
+    wape = float(numpy.abs(error).sum() / total * 100) if total > 0 else None
     bias = float(error.sum() / float(actual.sum()) * 100) if actual.sum() != 0 else None
-    scale = float(np.mean(np.abs(train[season:] - train[:-season]))) if len(train) > season else 0.0
-    mase = float(np.mean(np.abs(error)) / scale) if scale > 0 and len(actual) else None
+    scale = float(numpy.mean(numpy.abs(train[season:] - train[:-season]))) if len(train) > season else 0.0
+    mase = float(numpy.mean(numpy.abs(error)) / scale) if scale > 0 and len(actual) else None
     return {'mape': _finite(mape), 'wape': _finite(wape), 'mase': _finite(mase), 'bias': _finite(bias),
-            'mae': _finite(float(np.mean(np.abs(error))) if len(actual) else 0.0),
+            'mae': _finite(float(numpy.mean(numpy.abs(error))) if len(actual) else 0.0),
             'nonzero_days': int(nonzero.sum())}
 
 
@@ -163,19 +164,19 @@ def metrics(actual, predicted, train, season=SEASON):
 
 def naive_state(series):
     season = series.season
-    last = series.values[-season:] if len(series.values) else np.zeros(1)
+    last = series.values[-season:] if len(series.values) else numpy.zeros(1)
     return {'season': season, 'last_values': [float(v) for v in last]}
 
 
 def naive_predict(state, periods):
-    last = np.asarray(state['last_values'], dtype=float)
+    last = numpy.asarray(state['last_values'], dtype=float)
     if not len(last):
-        return np.zeros(periods)
-    return np.resize(last, periods) if len(last) >= periods else np.tile(last, periods // len(last) + 1)[:periods]
+        return numpy.zeros(periods)
+    return numpy.resize(last, periods) if len(last) >= periods else numpy.tile(last, periods // len(last) + 1)[:periods]
 
 
 def _prophet_frame(series):
-    return pd.DataFrame({'ds': pd.to_datetime(series.dates()), 'y': series.values})
+    return pandas.DataFrame({'ds': pandas.to_datetime(series.dates()), 'y': series.values})
 
 
 def _prophet_of(document):
@@ -195,6 +196,7 @@ def warm_start(previous):
 def prophet_fit(series, init=None, intervals=False):
     # uncertainty_samples=0 skips the 1000 simulated paths Prophet draws for intervals at predict time, most of
     # a predict's cost; intervals are only computed when asked for.
+    _quiet()  # a host application (the reference service) may have configured logging since the import
     model = Prophet(uncertainty_samples=1000 if intervals else 0,
                     weekly_seasonality=series.step == 1,
                     yearly_seasonality=len(series.values) * series.step >= YEARLY_DAYS,
@@ -215,7 +217,7 @@ def prophet_fit(series, init=None, intervals=False):
 
 
 def prophet_predict(model, dates):
-    frame = model.predict(pd.DataFrame({'ds': pd.to_datetime(dates)}))
+    frame = model.predict(pandas.DataFrame({'ds': pandas.to_datetime(dates)}))
     return frame['yhat'].to_numpy(dtype=float)
 
 
@@ -240,9 +242,9 @@ def arima_state(fitted):
     Kalman state-space at the end of the history, which is all statsforecast's forecast_arima reads."""
     space = {}
     for key, value in fitted['model'].items():
-        space[key] = np.asarray(value, dtype=float).tolist() if not isinstance(value, (int, float)) else value
-    history = np.asarray(fitted['x'], dtype=float)
-    constant = float(history[0]) if len(history) and np.all(history == history[0]) else None
+        space[key] = numpy.asarray(value, dtype=float).tolist() if not isinstance(value, (int, float)) else value
+    history = numpy.asarray(fitted['x'], dtype=float)
+    constant = float(history[0]) if len(history) and numpy.all(history == history[0]) else None
     # forecast_arima reads the history only for its length (drift) and to spot a constant series. The
     # coefficients are read by position, so they are kept as an ordered list of [name, value] pairs.
     return {'arma': [int(v) for v in fitted['arma']], 'coef': [[k, float(v)] for k, v in fitted['coef'].items()],
@@ -251,23 +253,23 @@ def arima_state(fitted):
 
 def arima_predict(state, periods):
     from statsforecast.arima import forecast_arima  # pylint: disable=import-outside-toplevel
-    space = {key: (np.asarray(value, dtype=float) if isinstance(value, list) else value)
+    space = {key: (numpy.asarray(value, dtype=float) if isinstance(value, list) else value)
              for key, value in state['model'].items()}
     fitted = {'arma': tuple(state['arma']), 'coef': dict((name, value) for name, value in state['coef']), 'sigma2': state['sigma2'],
               'model': space, 'lambda': None, 'xreg': None, 'residuals': None,
-              'x': (np.full(state['nobs'], state['constant']) if state['constant'] is not None
-                    else np.arange(state['nobs'], dtype=float))}
-    return np.asarray(forecast_arima(fitted, h=periods)['mean'], dtype=float)
+              'x': (numpy.full(state['nobs'], state['constant']) if state['constant'] is not None
+                    else numpy.arange(state['nobs'], dtype=float))}
+    return numpy.asarray(forecast_arima(fitted, h=periods)['mean'], dtype=float)
 
 
 # --- candidates on the holdout ------------------------------------------------------------------------------
 
 def _clean(values):
     """Consumption is never negative: forecasts are clipped at 0 (helps intermittent items most)."""
-    values = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(values)):
+    values = numpy.asarray(values, dtype=float)
+    if not numpy.all(numpy.isfinite(values)):
         raise ValueError('the model returned non-finite values')
-    return np.clip(values, 0.0, None)
+    return numpy.clip(values, 0.0, None)
 
 
 def score_candidate(kind, train, test_len, orders=None, init=None, fitted=None):
@@ -279,7 +281,7 @@ def score_candidate(kind, train, test_len, orders=None, init=None, fitted=None):
         model = prophet_fit(train, init=init)
         if fitted is not None:
             fitted['prophet'] = model
-        return _clean(prophet_predict(model, Series(train.start, train.step, np.zeros(len(train.values) + test_len))
+        return _clean(prophet_predict(model, Series(train.start, train.step, numpy.zeros(len(train.values) + test_len))
                                       .dates(len(train.values))))
     if kind == 'arima':
         return _clean(arima_predict(arima_state(arima_fit(train, orders=orders)), test_len))
@@ -296,7 +298,7 @@ def score_active(document, train, test_len, candidates):
     orders (deterministic); seasonal naive is the naive candidate. Returns metrics (with 'mae').
     """
     kind = document['model_type']
-    holdout_dates = Series(train.start, train.step, np.zeros(len(train.values) + test_len)).dates(len(train.values))
+    holdout_dates = Series(train.start, train.step, numpy.zeros(len(train.values) + test_len)).dates(len(train.values))
     if kind == 'prophet':
         model = _prophet_of(document)
         if holdout_dates and model.history['ds'].max().date() < holdout_dates[0]:
@@ -323,9 +325,9 @@ def _evaluate_candidates(series, train, test, model_type, active, fitted):
 
     evaluate('seasonal_naive')
     values = series.values
-    if len(values) < len(test) + 2 * min(series.season, SEASON) or np.count_nonzero(train.values) < MIN_NONZERO:
-        reason = ('all-zero history' if not np.any(values) else 'too little history (%d observations, %d non-zero)'
-                  % (len(values), int(np.count_nonzero(values))))
+    if len(values) < len(test) + 2 * min(series.season, SEASON) or numpy.count_nonzero(train.values) < MIN_NONZERO:
+        reason = ('all-zero history' if not numpy.any(values) else 'too little history (%d observations, %d non-zero)'
+                  % (len(values), int(numpy.count_nonzero(values))))
         return candidates, attempts, reason
     if model_type in ('auto', 'prophet'):
         init = None
@@ -395,7 +397,7 @@ def train_item(rows, end_day=None, aggregation='daily', holdout_days=28, forecas
                   document=None, forecast=None)
     if not keep_reason:
         result['document'], predicted = final_fit(best, series, periods, intervals, fitted.get('prophet'))
-        dates = Series(series.start, series.step, np.zeros(len(values) + periods)).dates(len(values))
+        dates = Series(series.start, series.step, numpy.zeros(len(values) + periods)).dates(len(values))
         result['forecast'] = [(day.isoformat(), float(value)) for day, value in zip(dates, predicted)]
     return result
 
@@ -410,7 +412,7 @@ def final_fit(kind, series, periods, intervals=False, holdout_model=None):
         model = prophet_fit(series, intervals=intervals,
                             init=warm_start(holdout_model) if holdout_model is not None else None)
         document['prophet'] = model_to_json(model)
-        predicted = _clean(prophet_predict(model, Series(series.start, series.step, np.zeros(
+        predicted = _clean(prophet_predict(model, Series(series.start, series.step, numpy.zeros(
             len(series.values) + periods)).dates(len(series.values))))
     elif kind == 'arima':
         document['arima'] = arima_state(arima_fit(series))

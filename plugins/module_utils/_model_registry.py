@@ -56,20 +56,28 @@ def _fsync_dir(path):
 
 def clean(conn, models_dir):
     """Remove what an interrupted promotion left: temporary files and model files whose id has no row.
-    Returns the paths removed."""
+    Returns the paths removed.
+
+    Runs under the database's write lock: a promotion holds it from its row to its commit, so a file without a
+    committed row seen here belongs to no promotion in flight (another process's), only to one that died.
+    """
     removed = []
     if not os.path.isdir(models_dir):
         return removed
-    known = set(row[0] for row in conn.execute('SELECT id FROM ai_models'))
-    for entity in sorted(os.listdir(models_dir)):
-        folder = os.path.join(models_dir, entity)
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            match = FILE_RE.match(name)
-            if name.endswith(TEMP_SUFFIX) or (match and int(match.group(1)) not in known):
-                os.unlink(os.path.join(folder, name))
-                removed.append(os.path.join(folder, name))
+    conn.execute('BEGIN IMMEDIATE')
+    try:
+        known = set(row[0] for row in conn.execute('SELECT id FROM ai_models'))
+        for entity in sorted(os.listdir(models_dir)):
+            folder = os.path.join(models_dir, entity)
+            if not os.path.isdir(folder):
+                continue
+            for name in sorted(os.listdir(folder)):
+                match = FILE_RE.match(name)
+                if name.endswith(TEMP_SUFFIX) or (match and int(match.group(1)) not in known):
+                    os.unlink(os.path.join(folder, name))
+                    removed.append(os.path.join(folder, name))
+    finally:
+        conn.execute('COMMIT')
     return removed
 
 

@@ -13,7 +13,7 @@ import datetime
 import json
 import math
 
-import numpy as np
+import numpy
 import pytest
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast
@@ -26,9 +26,9 @@ def rows_of(values):
 
 
 def weekly_series(days=400, seed=1, yearly=0.0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(days)
-    return 20 + 6 * np.sin(2 * np.pi * t / 7) + yearly * np.sin(2 * np.pi * t / 365.25) + rng.normal(0, 1, days)
+    rng = numpy.random.default_rng(seed)
+    t = numpy.arange(days)
+    return 20 + 6 * numpy.sin(2 * numpy.pi * t / 7) + yearly * numpy.sin(2 * numpy.pi * t / 365.25) + rng.normal(0, 1, days)
 
 
 @pytest.mark.parametrize('actual, predicted, expected', [
@@ -43,7 +43,7 @@ def test_metrics_follow_the_contract(actual, predicted, expected):
     got = _forecast.metrics(actual, predicted, train)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value) if value is not None else got[key] is None, key
-    assert got['mase'] == pytest.approx(np.mean(np.abs(np.subtract(predicted, actual))) / 1.0)
+    assert got['mase'] == pytest.approx(numpy.mean(numpy.abs(numpy.subtract(predicted, actual))) / 1.0)
     assert got['nonzero_days'] == sum(1 for a in actual if a)
 
 
@@ -57,17 +57,17 @@ def test_prophet_wins_a_clean_weekly_pattern_and_round_trips_through_json():
     assert result['metrics']['wape'] < result['metrics']['naive']['wape']
     document = json.loads(_forecast.dumps(result['document']))
     again = _forecast.forecast_document(document, 30)
-    assert np.allclose(again, [value for _day, value in result['forecast']])
+    assert numpy.allclose(again, [value for _day, value in result['forecast']])
     assert result['forecast'][0][0] == (BASE + datetime.timedelta(days=400)).isoformat()
 
 
 def test_arima_round_trips_as_plain_numbers():
-    result = _forecast.train_item(rows_of(weekly_series() + np.arange(400) * 0.02), model_type='arima')
+    result = _forecast.train_item(rows_of(weekly_series() + numpy.arange(400) * 0.02), model_type='arima')
     assert result['model_type'] == 'arima'
     text = _forecast.dumps(result['document'])
     assert '"prophet": null' in text
     document = json.loads(text)
-    assert np.allclose(_forecast.forecast_document(document, 30), [value for _day, value in result['forecast']])
+    assert numpy.allclose(_forecast.forecast_document(document, 30), [value for _day, value in result['forecast']])
 
 
 def test_a_prophet_failure_falls_back_to_arima(monkeypatch):
@@ -75,14 +75,14 @@ def test_a_prophet_failure_falls_back_to_arima(monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError('Error during optimization! Command ... failed')
     monkeypatch.setattr(_forecast, 'prophet_fit', broken)
-    result = _forecast.train_item(rows_of(weekly_series() + np.arange(400) * 0.02))
+    result = _forecast.train_item(rows_of(weekly_series() + numpy.arange(400) * 0.02))
     assert result['attempts']['prophet'].startswith('RuntimeError')
     assert 'arima' in result['attempts'] and result['attempts']['arima'] is None
     assert result['model_type'] == 'arima' and result['outcome'] == 'promoted'
 
 
 def test_non_finite_prophet_values_count_as_a_failure(monkeypatch):
-    monkeypatch.setattr(_forecast, 'prophet_predict', lambda model, dates: np.full(len(dates), np.nan))
+    monkeypatch.setattr(_forecast, 'prophet_predict', lambda model, dates: numpy.full(len(dates), numpy.nan))
     result = _forecast.train_item(rows_of(weekly_series()))
     assert 'non-finite' in result['attempts']['prophet'] and result['model_type'] in ('arima', 'seasonal_naive')
     assert 'arima' in result['attempts']
@@ -101,7 +101,7 @@ def test_a_worse_challenger_is_not_promoted():
 
 
 def test_the_active_model_never_scores_worse_than_seasonal_naive():
-    rng = np.random.default_rng(7)
+    rng = numpy.random.default_rng(7)
     noise = rng.poisson(3, 400).astype(float)  # no pattern Prophet can use
     result = _forecast.train_item(rows_of(noise))
     naive = result['metrics']['naive']

@@ -90,3 +90,32 @@ def test_a_failure_is_recorded_failed_and_never_active(tmp_path):
     metrics = json.loads(rows(db, 'SELECT accuracy_metrics FROM ai_models')[0][0])
     assert metrics['outcome'] == 'failed' and metrics['reason'] == 'timeout' and metrics['mape'] is None
     assert not os.path.exists(str(tmp_path / 'models' / 'FAST-1'))
+
+
+def test_cleaning_waits_for_a_promotion_in_flight_instead_of_deleting_its_file(tmp_path):
+    import threading
+    db = make_db(tmp_path / 'db.sqlite')
+    models = str(tmp_path / 'models')
+    os.makedirs(models)
+    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    start, end = _model_registry.window(writer, 365)
+    result = _forecast.train_item(_model_registry.read_history(writer, ['ZERO-1'], start, end)['ZERO-1'], end_day=end)
+    in_flight, proceed, ids = threading.Event(), threading.Event(), []
+
+    def hold(model_id):
+        ids.append(model_id)
+        in_flight.set()
+        proceed.wait(30)
+    promotion = threading.Thread(target=_model_registry.record, args=(writer, models, 'ZERO-1', result),
+                                 kwargs=dict(before_commit=hold))
+    promotion.start()
+    assert in_flight.wait(30)
+    cleaner = threading.Thread(target=_model_registry.clean, args=(sqlite3.connect(
+        db, isolation_level=None, timeout=30, check_same_thread=False), models))
+    cleaner.start()
+    cleaner.join(1.0)  # bounded: the cleaner must still be waiting for the write lock
+    assert cleaner.is_alive()
+    proceed.set()
+    promotion.join(30)
+    cleaner.join(30)
+    assert os.path.exists(_model_registry.model_path(models, 'ZERO-1', ids[0]))

@@ -12,7 +12,7 @@ __metaclass__ = type
 import datetime
 import sqlite3
 
-import numpy as np
+import numpy
 
 # The contract's tables, as the reference service's db.py creates them (plain SQL, no reference import).
 SCHEMA = [
@@ -28,13 +28,13 @@ LAST_DAY = datetime.date(2025, 12, 31)
 
 
 def series(kind, days, seed):
-    rng = np.random.default_rng(seed)
-    t = np.arange(days)
+    rng = numpy.random.default_rng(seed)
+    t = numpy.arange(days)
     if kind == 'zero':
-        return np.zeros(days)
+        return numpy.zeros(days)
     if kind == 'intermittent':
-        return np.where(rng.random(days) < 0.8, 0, rng.poisson(4, days)).astype(float)
-    return np.clip(30 + 8 * np.sin(2 * np.pi * t / 7) + 0.01 * t + rng.normal(0, 1.5, days), 0, None)
+        return numpy.where(rng.random(days) < 0.8, 0, rng.poisson(4, days)).astype(float)
+    return numpy.clip(30 + 8 * numpy.sin(2 * numpy.pi * t / 7) + 0.01 * t + rng.normal(0, 1.5, days), 0, None)
 
 
 def make_db(path, items=None, days=400):
