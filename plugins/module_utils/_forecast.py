@@ -68,6 +68,27 @@ if not HAS_STATSFORECAST:
     STATSFORECAST_IMP_ERR = 'ModuleNotFoundError: No module named statsforecast'
 _quiet()
 
+
+def _fast_stan_json():
+    """cmdstanpy writes each fit's data and inits with stanio's write_stan_json, which (without ujson) encodes
+    with json's pure-Python iterencode: about a third of a 730-day Prophet fit here. stanio's own dump_stan_json
+    produces the same text with the C encoder, so the writer cmdstanpy calls is pointed at it."""
+    try:
+        import stanio  # pylint: disable=import-outside-toplevel
+        from cmdstanpy.utils import filesystem  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return
+
+    def write_stan_json(path, data):
+        with open(path, 'w') as handle:
+            handle.write(stanio.dump_stan_json(data))
+    if hasattr(filesystem, 'write_stan_json') and hasattr(stanio, 'dump_stan_json'):
+        filesystem.write_stan_json = write_stan_json
+
+
+if HAS_PROPHET:
+    _fast_stan_json()
+
 FORMAT = 'inventory-enterprise-model'
 VERSION = 1
 SEASON = 7

@@ -90,34 +90,44 @@ class Pool(object):
         try:
             while pending or any(w['task'] for w in self.workers):
                 for worker in self.workers:
-                    if worker['task'] is None and pending:
-                        worker['task'] = pending.pop()
-                        worker['started'] = time.monotonic()
-                        worker['deadline'] = worker['started'] + timeout
-                        worker['channel'].send(worker['task'])
+                    self._dispatch(worker, pending, timeout)
                 busy = [w for w in self.workers if w['task']]
                 wait = max(0.0, min(w['deadline'] for w in busy) - time.monotonic())
                 ready = multiprocessing.connection.wait([w['channel'] for w in busy], timeout=wait)
                 for index, worker in enumerate(self.workers):
-                    if not worker['task']:
-                        continue
-                    item = worker['task'][0]
-                    if worker['channel'] in ready:
-                        try:
-                            _item, result, seconds = worker['channel'].recv()
-                        except (EOFError, OSError):
-                            result, seconds = failure(self.options['model_type'], 'the worker process died'), \
-                                time.monotonic() - worker['started']
-                            self.workers[index] = self._replace(worker)
-                        else:
-                            worker['task'] = None
-                        on_result(item, result, seconds)
-                    elif time.monotonic() >= worker['deadline']:
-                        self.workers[index] = self._replace(worker)
-                        on_result(item, failure(self.options['model_type'], 'timeout'),
-                                  time.monotonic() - worker['started'])
+                    if worker['task']:
+                        self.workers[index] = self._collect(worker, worker['channel'] in ready, pending, timeout,
+                                                            on_result)
         finally:
             self.close()
+
+    def _dispatch(self, worker, pending, timeout):
+        if worker['task'] is None and pending:
+            worker['task'] = pending.pop()
+            worker['started'] = time.monotonic()
+            worker['deadline'] = worker['started'] + timeout
+            worker['channel'].send(worker['task'])
+
+    def _collect(self, worker, ready, pending, timeout, on_result):
+        """A finished, dead or overdue worker's item; the worker (or its replacement) gets its next item before
+        the parent records this one, so recording (fsync) overlaps training."""
+        item, started = worker['task'][0], worker['started']
+        if ready:
+            try:
+                _item, result, seconds = worker['channel'].recv()
+            except (EOFError, OSError):
+                result, seconds = failure(self.options['model_type'], 'the worker process died'), \
+                    time.monotonic() - started
+                worker = self._replace(worker)
+            worker['task'] = None
+        elif time.monotonic() >= worker['deadline']:
+            worker = self._replace(worker)
+            result, seconds = failure(self.options['model_type'], 'timeout'), time.monotonic() - started
+        else:
+            return worker
+        self._dispatch(worker, pending, timeout)
+        on_result(item, result, seconds)
+        return worker
 
     def _replace(self, worker):
         worker['process'].kill()
