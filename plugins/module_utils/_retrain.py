@@ -52,10 +52,15 @@ def _serve(channel, options):
         task = channel.recv()
         if task is None:
             return
-        item, rows, end, active = task
+        item, rows, end, active = task[:4]
+        override = task[4] if len(task) > 4 else None
         started = time.monotonic()
         try:
-            result = _forecast.train_item(rows, end_day=end, active=active, **options)
+            result = _forecast.train_item(rows, end_day=end, active=active,
+                                          **dict(options, model_type=override or options['model_type']))
+            if override:
+                result['reason'] = '; '.join(part for part in ('prophet timed out, ARIMA tried', result['reason'])
+                                             if part)
         except Exception as exc:  # one item's crash is that item's failure, never the run's
             result = failure(options['model_type'], '%s: %s' % (type(exc).__name__, exc))
         channel.send((item, result, time.monotonic() - started))
@@ -121,7 +126,13 @@ class Pool(object):
                 worker = self._replace(worker)
             worker['task'] = None
         elif time.monotonic() >= worker['deadline']:
+            task = worker['task']
             worker = self._replace(worker)
+            if self.options['model_type'] != 'arima' and len(task) == 4:
+                # Prophet stuck: the item gets one more deadline with ARIMA (and seasonal naive) only.
+                pending.append(task + ('arima',))
+                self._dispatch(worker, pending, timeout)
+                return worker
             result, seconds = failure(self.options['model_type'], 'timeout'), time.monotonic() - started
         else:
             return worker

@@ -96,8 +96,9 @@ options:
     type: int
   item_timeout:
     description:
-      - Seconds one item may train (O(method=local)); a worker past it is killed and the item reported failed
-        with reason C(timeout).
+      - Seconds one item may train (O(method=local)). A worker past it is killed; the item then gets one more
+        period with ARIMA and seasonal naive only (a stuck Prophet fit), and if that also runs out it is recorded
+        failed with reason C(timeout).
     type: float
     default: 60
   method:

@@ -117,3 +117,17 @@ def test_method_api_drives_the_reference_service_and_gives_the_same_records(tmp_
     forecasts = 'SELECT entity_id, forecast_date, round(predicted, 6) FROM ai_forecasts ORDER BY 1, 2'
     assert rows(api_home / 'data' / 'enterprise_inventory.db', forecasts) == rows(
         local_home / 'data' / 'enterprise_inventory.db', forecasts)
+
+
+def test_a_stuck_prophet_fit_is_killed_and_arima_tried(tmp_path, capsys, monkeypatch):
+    db = make_db(tmp_path / 'db.sqlite', items={'FAST-1': 'fast'})
+
+    def stuck(*_args, **_kwargs):  # a Stan process that never returns; the workers fork with it
+        import time
+        time.sleep(600)
+    monkeypatch.setattr(_forecast, 'prophet_fit', stuck)
+    failed, result = run(tmp_path, capsys, item_timeout=6)
+    assert not failed and result['promoted'] == 1, result
+    entry = result['results'][0]
+    assert entry['model_type'] in ('arima', 'seasonal_naive') and entry['reason'].startswith('prophet timed out')
+    assert rows(db, "SELECT model_type, status FROM ai_models") == [(entry['model_type'], 'active')]
