@@ -242,6 +242,12 @@ def prophet_predict(model, dates):
     return frame['yhat'].to_numpy(dtype=float)
 
 
+def preload_arima():
+    """Import statsforecast now: a process about to fork workers imports it once for all of them."""
+    import statsforecast.arima  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
+    import statsforecast.models  # noqa: F401 pylint: disable=import-outside-toplevel,unused-import
+
+
 def arima_fit(series, orders=None):
     """AutoARIMA with a small search (it is the fallback, and a full search costs seconds per item); with
     orders (a stored model's) a plain ARIMA refit, which is deterministic."""
