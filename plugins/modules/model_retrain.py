@@ -29,7 +29,8 @@ description:
   - An item whose training fails or takes longer than O(item_timeout) is recorded as failed; the other items
     still train, and the task then fails naming the failed items.
   - O(method=api) posts one training request per item to the service instead (for deployments whose service
-    trains itself), O(workers) at a time, and returns the same results.
+    trains itself), O(workers) at a time, and returns the same results. The items are still chosen from the
+    database, so the module runs on the host that holds it either way.
   - In check mode nothing is trained or written; the module reports the items it would retrain.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
