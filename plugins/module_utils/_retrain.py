@@ -20,7 +20,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry, _process
 
 TRAIN_PATH = '/api/ai/forecast/train'
 
@@ -48,6 +48,8 @@ def _options(params):
 
 def _serve(channel, options):
     """Worker loop: train the items the parent sends until it sends None."""
+    # Its own process group, so that killing an overdue worker also kills the Stan process it is waiting for.
+    os.setpgrp()
     while True:
         task = channel.recv()
         if task is None:
@@ -128,7 +130,7 @@ class Pool(object):
         elif time.monotonic() >= worker['deadline']:
             task = worker['task']
             worker = self._replace(worker)
-            if self.options['model_type'] != 'arima' and len(task) == 4:
+            if self.options['model_type'] == 'auto' and len(task) == 4:
                 # Prophet stuck: the item gets one more deadline with ARIMA (and seasonal naive) only.
                 pending.append(task + ('arima',))
                 self._dispatch(worker, pending, timeout)
@@ -141,7 +143,7 @@ class Pool(object):
         return worker
 
     def _replace(self, worker):
-        worker['process'].kill()
+        _process.kill_group(worker['process'].pid)
         worker['process'].join()
         worker['channel'].close()
         return self._spawn()

@@ -131,3 +131,21 @@ def test_a_stuck_prophet_fit_is_killed_and_arima_tried(tmp_path, capsys, monkeyp
     entry = result['results'][0]
     assert entry['model_type'] in ('arima', 'seasonal_naive') and entry['reason'].startswith('prophet timed out')
     assert rows(db, "SELECT model_type, status FROM ai_models") == [(entry['model_type'], 'active')]
+
+
+def test_killing_a_stuck_item_also_kills_the_fit_process_it_waits_for(tmp_path, capsys, monkeypatch):
+    make_db(tmp_path / 'db.sqlite', items={'FAST-1': 'fast'})
+    pid_file = tmp_path / 'fit.pid'
+
+    def stuck(*_args, **_kwargs):  # like cmdstanpy: a child process the worker waits for
+        import subprocess
+        child = subprocess.Popen(['sleep', '600'])
+        pid_file.write_text(str(child.pid))
+        child.wait()
+    monkeypatch.setattr(_forecast, 'prophet_fit', stuck)
+    failed, result = run(tmp_path, capsys, item_timeout=1, model_type='prophet')
+    assert failed and result['results'][0]['reason'] == 'timeout'
+    pid = int(pid_file.read_text())
+    with open('/proc/%d/stat' % pid) if os.path.exists('/proc/%d' % pid) else open(os.devnull) as handle:
+        state = handle.read().split(') ')[-1][:1]
+    assert state in ('', 'Z'), 'the fit process %d still runs' % pid
