@@ -23,6 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry, _process
 
 TRAIN_PATH = '/api/ai/forecast/train'
+ENTRY_KEYS = ('item_code', 'outcome', 'model_type', 'model_id', 'metrics', 'previous_metrics', 'reason', 'seconds')
+
+
+def _api_excerpt(answer):
+    text = json.dumps(answer, sort_keys=True, default=str)
+    return text if len(text) <= 200 else text[:200] + '...'
 
 
 def select_items(conn, models_dir, params, start, end):
@@ -157,7 +163,7 @@ class Pool(object):
         for worker in self.workers:
             worker['process'].join(5)
             if worker['process'].is_alive():
-                worker['process'].kill()
+                _process.kill_group(worker['process'].pid)
                 worker['process'].join()
         self.workers = []
 
@@ -201,9 +207,14 @@ def run_api(client, items, params):
         try:
             answer = client.post(TRAIN_PATH, data=body, expect_json=True).json
         except Exception as exc:  # ApiError: said per item, the others still train
-            return dict(_model_registry.entry(item, failure(params['model_type'], str(exc)), None,
-                                              time.monotonic() - started))
-        return answer
+            answer = None
+            reason = str(exc)
+        else:
+            reason = 'unexpected answer from %s for %s: %s' % (TRAIN_PATH, item, _api_excerpt(answer))
+        if isinstance(answer, dict) and answer.get('item_code') == item and answer.get('outcome') in (
+                'promoted', 'kept', 'failed') and set(answer) == set(ENTRY_KEYS):
+            return answer
+        return _model_registry.entry(item, failure(params['model_type'], reason), None, time.monotonic() - started)
 
     with ThreadPoolExecutor(max_workers=max(1, params['workers'] or os.cpu_count() or 1)) as pool:
         return list(pool.map(train, items))

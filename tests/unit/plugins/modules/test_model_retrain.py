@@ -149,3 +149,30 @@ def test_killing_a_stuck_item_also_kills_the_fit_process_it_waits_for(tmp_path, 
     with open('/proc/%d/stat' % pid) if os.path.exists('/proc/%d' % pid) else open(os.devnull) as handle:
         state = handle.read().split(') ')[-1][:1]
     assert state in ('', 'Z'), 'the fit process %d still runs' % pid
+
+
+def test_method_api_reports_an_unusable_answer_as_that_items_failure(tmp_path, capsys):
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # pylint: disable=invalid-name
+            self.rfile.read(int(self.headers['Content-Length']))
+            body = b'{"ok": true}'
+            self.send_response(200)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        make_db(tmp_path / 'db.sqlite', items={'FAST-1': 'fast'})
+        failed, result = run(tmp_path, capsys, method='api', api_url='http://127.0.0.1:%d' % server.server_port)
+    finally:
+        server.shutdown()
+    assert failed and result['failed'] == 1
+    assert result['results'][0]['reason'].startswith('unexpected answer from /api/ai/forecast/train for FAST-1')
