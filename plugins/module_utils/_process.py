@@ -316,6 +316,12 @@ def _signal(pid, sig, group):
     return True
 
 
+def kill_group(pid):
+    """SIGKILL the process group `pid` leads (or just `pid`), without waiting or reaping: for a child the
+    caller reaps itself (a multiprocessing worker). False when it is already gone."""
+    return _signal(pid, signal.SIGKILL, True)
+
+
 def stop(pid, timeout, group=True, kill_wait=10):
     """SIGTERM, wait up to `timeout` seconds, then SIGKILL and wait up to `kill_wait` seconds.
 

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from . import ai_api, auth, backup, db, inventory
+from . import ai_api, auth, backup, db, inventory, training
 from .dualwrite import DualWriter
 from .cache import ResponseCache, make_backend
 from .config import Settings, ensure_layout
@@ -281,4 +281,5 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
 
     backup.register(app, service, current_user)  # POST /api/backup/create
     ai_api.register(app, service, current_user)  # consumption, anomalies, GET /api/ai/models/list
+    training.register(app, service, current_user)  # POST /api/ai/forecast/train
     return app
