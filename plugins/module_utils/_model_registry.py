@@ -113,25 +113,6 @@ def history_end(conn):
     return row[0] if row else None
 
 
-def read_history(conn, items, start_day, end_day):
-    """{item_code: [(day, quantity)]} from consumption_history (missing days are zeros for _forecast.prepare)."""
-    rows = {item: [] for item in items}
-    marks = ','.join('?' * len(items))
-    if not items:
-        return rows
-    for item, day, quantity in conn.execute(
-            'SELECT item_code, day, quantity FROM consumption_history WHERE item_code IN (%s) AND day BETWEEN ? '
-            'AND ? ORDER BY item_code, day' % marks, list(items) + [start_day, end_day]):
-        rows[item].append((day, quantity))
-    return rows
-
-
-def top_items(conn, limit, start_day, end_day):
-    return [row[0] for row in conn.execute(
-        'SELECT item_code FROM consumption_history WHERE day BETWEEN ? AND ? GROUP BY item_code '
-        'ORDER BY sum(quantity) DESC, item_code LIMIT ?', (start_day, end_day, limit))]
-
-
 def _write_file(models_dir, entity_id, model_id, document):
     folder = _entity_dir(models_dir, entity_id)
     if not os.path.isdir(folder):

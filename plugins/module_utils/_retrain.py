@@ -20,7 +20,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry, _process
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _consumption, _forecast, _model_registry, _process
 
 TRAIN_PATH = '/api/ai/forecast/train'
 ENTRY_KEYS = ('item_code', 'outcome', 'model_type', 'model_id', 'metrics', 'previous_metrics', 'reason', 'seconds')
@@ -44,7 +44,7 @@ def select_items(conn, models_dir, params, start, end):
         return flagged
     if start is None:
         return []
-    return _model_registry.top_items(conn, params['top'], start, end)
+    return _consumption.top_items(conn, params['top'], today=end)
 
 
 def _options(params):
@@ -178,7 +178,7 @@ def _mostly_zero(rows):
 def run_local(conn, models_dir, items, params, start, end):
     """Train items on this host; returns the results list (in the order the items were given)."""
     _model_registry.clean(conn, models_dir)
-    history = _model_registry.read_history(conn, items, start, end)
+    history = dict((item, _consumption.history(conn, item, start, end)) for item in items)
     actives = _model_registry.active_models(conn, models_dir, set(items))
     tasks = [(item, history[item], end, _model_registry.challenger_input(actives.get(item))) for item in items]
     results = {}

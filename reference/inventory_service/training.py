@@ -11,7 +11,7 @@ from typing import Optional
 from fastapi import Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from . import db, forecast, model_registry
+from . import consumption, db, forecast, model_registry
 
 _ITEM_LOCKS = {}
 _ITEM_LOCKS_GUARD = threading.Lock()
@@ -45,7 +45,7 @@ def train(settings, item_code, model_type="auto", options=None):
         start, end = model_registry.window(conn, options.trainingDays)
         if start is None:
             raise LookupError("no consumption history in the database: derive or import it first")
-        history = model_registry.read_history(conn, [item_code], start, end)[item_code]
+        history = consumption.history(conn, item_code, start, end)
         active = model_registry.active_models(conn, str(settings.models_dir), {item_code}).get(item_code)
         try:
             result = forecast.train_item(history, end_day=end, aggregation=options.aggregation,

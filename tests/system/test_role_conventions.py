@@ -108,3 +108,15 @@ def test_tags_follow_role_and_phase(role, task_file):
             continue
         assert any(tag.startswith(role + "_") for tag in tags), "%s: %s" % (task["name"], sorted(tags))
         assert all(tag.startswith(role + "_") or tag in TAG_ALIASES.get(role, ()) for tag in tags), task["name"]
+
+
+def test_ai_models_installs_the_pins_the_collection_is_tested_with():
+    """The role keeps its own list (requirements/ does not ship in the tarball): it must not drift from the pins."""
+    def pins(path):
+        with open(os.path.join(ROOT, path)) as handle:
+            return set(line.split("#")[0].strip() for line in handle if line.split("#")[0].strip()
+                       and not line.startswith("-r"))
+    with open(os.path.join(ROOT, "roles", "ai_models", "defaults", "main.yml")) as handle:
+        role = set(yaml.safe_load(handle)["ai_models_packages"])
+    managed = set(pin for pin in pins("requirements/managed.txt") if pin.startswith("prometheus-client=="))
+    assert role == pins("requirements/ai.txt") | managed

@@ -15,16 +15,16 @@ import sqlite3
 import subprocess
 import sys
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _consumption, _forecast, _model_registry
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.ai_dbs import make_db, rows
 
 KILLER = r'''
 import os, signal, sqlite3, sys
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast, _model_registry
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _consumption, _forecast, _model_registry
 db, models = sys.argv[1], sys.argv[2]
 conn = sqlite3.connect(db, isolation_level=None)
 start, end = _model_registry.window(conn, 365)
-history = _model_registry.read_history(conn, ['FAST-1'], start, end)['FAST-1']
+history = _consumption.history(conn, 'FAST-1', start, end)
 result = _forecast.train_item(history, end_day=end, model_type='arima')
 _model_registry.record(conn, models, 'FAST-1', result,
                        before_commit=lambda model_id: os.kill(os.getpid(), signal.SIGKILL))
@@ -33,7 +33,7 @@ _model_registry.record(conn, models, 'FAST-1', result,
 
 def promote(conn, models, item, model_type='arima'):
     start, end = _model_registry.window(conn, 365)
-    history = _model_registry.read_history(conn, [item], start, end)[item]
+    history = _consumption.history(conn, item, start, end)
     active = _model_registry.challenger_input(_model_registry.active_models(conn, models, {item}).get(item))
     result = _forecast.train_item(history, end_day=end, model_type=model_type, active=active)
     return result, _model_registry.record(conn, models, item, result)
@@ -99,7 +99,7 @@ def test_cleaning_waits_for_a_promotion_in_flight_instead_of_deleting_its_file(t
     os.makedirs(models)
     writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     start, end = _model_registry.window(writer, 365)
-    result = _forecast.train_item(_model_registry.read_history(writer, ['ZERO-1'], start, end)['ZERO-1'], end_day=end)
+    result = _forecast.train_item(_consumption.history(writer, 'ZERO-1', start, end), end_day=end)
     in_flight, proceed, ids = threading.Event(), threading.Event(), []
 
     def hold(model_id):

@@ -34,24 +34,25 @@ def test_retrain_trains_the_top_items_and_records_them(tmp_path, capsys):
     db = make_db(tmp_path / 'db.sqlite')
     failed, result = run(tmp_path, capsys)
     assert not failed and result['changed'] is True, result
-    assert result['items'][:2] == ['FAST-1', 'FAST-2'] and set(result['items']) == {'FAST-1', 'FAST-2', 'SLOW-1',
-                                                                                    'ZERO-1'}
-    assert (result['promoted'], result['kept'], result['failed']) == (4, 0, 0)
+    # The top items by volume (_consumption.top_items): an item that consumed nothing has no volume to rank.
+    assert result['items'] == ['FAST-1', 'FAST-2', 'SLOW-1']
+    assert (result['promoted'], result['kept'], result['failed']) == (3, 0, 0)
     by_item = {entry['item_code']: entry for entry in result['results']}
-    assert by_item['ZERO-1']['model_type'] == 'seasonal_naive' and by_item['ZERO-1']['reason'] == 'all-zero history'
     assert by_item['FAST-1']['model_type'] in ('prophet', 'arima')
     for entry in result['results']:
         stored = rows(db, 'SELECT status, accuracy_metrics FROM ai_models WHERE id = ?', (entry['model_id'],))
         assert stored[0][0] == 'active' and json.loads(stored[0][1]) == entry['metrics']
         assert os.path.exists(tmp_path / 'models' / entry['item_code'] / ('%d.json' % entry['model_id']))
         assert entry['metrics']['wape'] is None or entry['metrics']['wape'] <= entry['metrics']['naive']['wape']
-    assert rows(db, 'SELECT count(*) FROM ai_forecasts') == [(120,)]
+    assert rows(db, 'SELECT count(*) FROM ai_forecasts') == [(90,)]
 
-    # The weekly retrain: every item keeps exactly one active model, old ones become inactive or stay active.
+    # The weekly retrain: every item keeps exactly one active model, old ones become inactive or stay active; an
+    # all-zero item named explicitly gets the naive model and says why.
     failed, again = run(tmp_path, capsys, items=['FAST-1', 'ZERO-1'])
     assert not failed and again['changed'] is True and again['promoted'] + again['kept'] == 2
-    for entry in again['results']:
-        assert entry['previous_metrics'] is not None and 'holdout' in entry['previous_metrics']
+    by_item = {entry['item_code']: entry for entry in again['results']}
+    assert by_item['ZERO-1']['model_type'] == 'seasonal_naive' and by_item['ZERO-1']['reason'] == 'all-zero history'
+    assert by_item['FAST-1']['previous_metrics'] is not None and 'holdout' in by_item['FAST-1']['previous_metrics']
     assert rows(db, "SELECT entity_id, count(*) FROM ai_models WHERE status = 'active' GROUP BY entity_id") == [
         ('FAST-1', 1), ('FAST-2', 1), ('SLOW-1', 1), ('ZERO-1', 1)]
 
@@ -97,7 +98,7 @@ def test_method_api_drives_the_reference_service_and_gives_the_same_records(tmp_
     local_home, api_home = tmp_path / 'local', tmp_path / 'api'
     for home in (local_home, api_home):
         (home / 'data').mkdir(parents=True)
-        make_db(home / 'data' / 'enterprise_inventory.db', items={'FAST-1': 'fast', 'ZERO-1': 'zero'})
+        make_db(home / 'data' / 'enterprise_inventory.db', items={'FAST-1': 'fast', 'SLOW-1': 'intermittent'})
     failed, local = run(local_home, capsys, database_path=str(local_home / 'data' / 'enterprise_inventory.db'),
                         models_dir=str(local_home / 'ai' / 'models'))
     assert not failed, local
