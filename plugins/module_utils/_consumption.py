@@ -167,8 +167,8 @@ def compute(conn, start_day, end_day):
             for offset in range(1, span + 1):
                 total += received.get((item, _iso(first + datetime.timedelta(days=offset))), 0.0)
             if total < -ROUNDING:
-                adjustments.append(dict(item_code=item, **{'from': previous_day, 'to': current_day,
-                                                            'quantity': round(total, DECIMALS)}))
+                adjustments.append(dict(item_code=item, quantity=round(total, DECIMALS),
+                                        **{'from': previous_day, 'to': current_day}))
             total = max(total, 0.0)
             share = round(total / span, DECIMALS)
             for offset in range(1, span + 1):

@@ -41,6 +41,7 @@ def _quiet():
         logging.getLogger(name).setLevel(logging.CRITICAL)
     logging.getLogger('cmdstanpy').disabled = True
 
+
 NUMPY_IMP_ERR = PANDAS_IMP_ERR = PROPHET_IMP_ERR = STATSFORECAST_IMP_ERR = None
 try:
     import numpy

@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import math
 import os
 import sqlite3
 from urllib.parse import quote
@@ -94,7 +95,7 @@ def number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
-    return value if value == value and value not in (float('inf'), float('-inf')) else None
+    return value if math.isfinite(value) else None
 
 
 def intermittent(metrics, adi=INTERMITTENT_ADI):

@@ -99,7 +99,7 @@ class Pool(object):
     def run(self, tasks, timeout, on_result):
         """tasks: [(item, rows, end, active)]; on_result(item, result, seconds) in the parent as each ends."""
         pending = list(reversed(tasks))
-        self.workers = [self._spawn() for _ in range(min(self.size, len(tasks)))]
+        self.workers = [self._spawn() for _index in range(min(self.size, len(tasks)))]
         try:
             while pending or any(w['task'] for w in self.workers):
                 for worker in self.workers:

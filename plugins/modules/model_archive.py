@@ -234,8 +234,8 @@ def describe(rows, models_dir, archive_dir, moved=False):
                  and os.path.lexists(_model_review.model_file(base, row['entity_id'], row['id']))]
         if where and moved:
             where = [archive_dir]
-        lines.append('%s %s %s %s %s\n' % (row['id'], row['entity_id'], row['status'], row['trained_at'],
-                                          _model_review.model_file(where[0], row['entity_id'], row['id']) if where else '-'))
+        path = _model_review.model_file(where[0], row['entity_id'], row['id']) if where else '-'
+        lines.append('%s %s %s %s %s\n' % (row['id'], row['entity_id'], row['status'], row['trained_at'], path))
     return ''.join(lines)
 
 

@@ -246,9 +246,12 @@ def main():
         else:
             result['results'] = _retrain.run_local(conn, paths['models_dir'], result['items'], params, start, end)
     except (sqlite3.Error, OSError, ValueError) as exc:
+        # Items recorded before the error stay: that is a change.
+        failure = dict(result)
+        failure['changed'] = True
         module.fail_json(msg='retraining failed while recording models in %s and %s: %s; the items recorded so far '
                          'stay (each with its file and forecasts), rerun to finish' % (
-                             paths['database_path'], paths['models_dir'], exc), **dict(result, changed=True))
+                             paths['database_path'], paths['models_dir'], exc), **failure)
     result.update(_retrain.summary(result['results']))
     # Every trained item writes a registry row (active, rejected or failed), so a run that trained is a change.
     result['changed'] = bool(result['results'])

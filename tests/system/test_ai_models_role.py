@@ -72,8 +72,8 @@ def test_schedules_read_the_ai_phases_only_when_asked(host):
 def test_a_missing_virtualenv_is_named(host, tmp_path):
     playbook = tmp_path / "review.yml"
     playbook.write_text(json.dumps([{"name": "Review", "hosts": "app_servers", "gather_facts": False, "tasks": [
-        {"name": "Review", "ansible.builtin.include_role": {"name": "inventory_enterprise.ops.ai_models",
-                                                             "tasks_from": "review"}}]}]))
+        {"name": "Review",
+         "ansible.builtin.include_role": {"name": "inventory_enterprise.ops.ai_models", "tasks_from": "review"}}]}]))
     extra = dict(host["extra"], ai_models_venv=str(host["root"] / "nowhere"))
     run = pb.run_playbook(str(playbook), host["inventory"], extra_vars=extra)
     assert run.rc != 0

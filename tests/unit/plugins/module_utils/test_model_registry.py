@@ -64,7 +64,8 @@ def test_a_process_killed_before_the_commit_leaves_no_row_without_its_file(tmp_p
     _result, first = promote(conn, models, 'FAST-1')
     conn.close()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.run([sys.executable, '-c', KILLER, db, models], env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, '-c', KILLER, db, models], env=env, capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == -9, proc.stderr
     # The killed promotion's row never became visible; the previous active model and its forecasts are intact.
     assert rows(db, "SELECT id FROM ai_models WHERE status = 'active'") == [(first,)]

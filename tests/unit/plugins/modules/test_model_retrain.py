@@ -15,7 +15,7 @@ import os
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _forecast
 from ansible_collections.inventory_enterprise.ops.plugins.modules import model_retrain
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.ai_dbs import ReferenceService, make_db, rows
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.ai_dbs import make_db, rows
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 
@@ -92,32 +92,6 @@ def test_a_host_without_prophet_gets_an_error_naming_it(tmp_path, capsys, monkey
     failed, result = run(tmp_path, capsys)
     assert failed and 'prophet' in result['msg'] and 'ai_models role' in result['msg']
     assert result['changed'] is False and rows(tmp_path / 'db.sqlite', 'SELECT count(*) FROM ai_models') == [(0,)]
-
-
-def test_method_api_drives_the_reference_service_and_gives_the_same_records(tmp_path, capsys):
-    local_home, api_home = tmp_path / 'local', tmp_path / 'api'
-    for home in (local_home, api_home):
-        (home / 'data').mkdir(parents=True)
-        make_db(home / 'data' / 'enterprise_inventory.db', items={'FAST-1': 'fast', 'SLOW-1': 'intermittent'})
-    failed, local = run(local_home, capsys, database_path=str(local_home / 'data' / 'enterprise_inventory.db'),
-                        models_dir=str(local_home / 'ai' / 'models'))
-    assert not failed, local
-    with ReferenceService(api_home) as service:
-        failed, remote = run_module(model_retrain, dict(
-            service_home=str(api_home), method='api', api_url=service.url, api_token=service.token(), workers=2),
-            capsys)
-    assert not failed and remote['changed'] is True, remote
-    assert remote['items'] == local['items'] and remote['promoted'] == 2
-
-    def records(home):
-        return rows(home / 'data' / 'enterprise_inventory.db',
-                    'SELECT entity_id, model_type, status, accuracy_metrics FROM ai_models ORDER BY entity_id')
-    assert records(api_home) == records(local_home)
-    for entry in remote['results']:
-        assert os.path.exists(api_home / 'ai' / 'models' / entry['item_code'] / ('%d.json' % entry['model_id']))
-    forecasts = 'SELECT entity_id, forecast_date, round(predicted, 6) FROM ai_forecasts ORDER BY 1, 2'
-    assert rows(api_home / 'data' / 'enterprise_inventory.db', forecasts) == rows(
-        local_home / 'data' / 'enterprise_inventory.db', forecasts)
 
 
 def test_a_stuck_prophet_fit_is_killed_and_arima_tried(tmp_path, capsys, monkeypatch):

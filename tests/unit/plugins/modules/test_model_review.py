@@ -105,8 +105,8 @@ def test_monthly_export_is_the_models_list_written_once(tmp_path, capsys):
     assert not failed and result["changed"] is True
     assert result["export"] == dict(path=str(target), changed=True, models=8)
     document = json.loads(target.read_text())
-    assert [m["entity_id"] for m in document["models"]] == ["BAD", "BAD", "GOOD", "MEH", "NEW", "SPARSE-BAD",
-                                                              "SPARSE-OK", "ZERO"]
+    assert [m["entity_id"] for m in document["models"]] == [
+        "BAD", "BAD", "GOOD", "MEH", "NEW", "SPARSE-BAD", "SPARSE-OK", "ZERO"]
     bad = document["models"][0]
     assert bad == dict(id=3, entity_id="BAD", model_type="prophet", status="active", trained_at=rows(
         paths["database_path"])[2][5], accuracy_metrics=metrics(25.0, mase=0.9))
