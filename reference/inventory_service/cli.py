@@ -95,7 +95,7 @@ def build_parser():
     with_env("init-db", "create the directory layout and the database schema").set_defaults(func=cmd_init_db)
     seed = with_env("seed", "fill the database with demo data")
     seed.add_argument("--items", type=int, default=300)
-    seed.add_argument("--days", type=int, default=420)
+    seed.add_argument("--days", type=int, default=730)
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--reset", action="store_true", help="replace earlier demo rows instead of skipping")
     seed.set_defaults(func=cmd_seed)
