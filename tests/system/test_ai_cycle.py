@@ -227,6 +227,7 @@ def test_check_mode_of_the_retrain_writes_nothing(cycle):
 def test_a_restored_backup_brings_back_models_that_load_and_forecast_as_before(cycle):
     dep, home, tmp = cycle["dep"], cycle["home"], cycle["tmp"]
     actives = active(home)
+    assert len(actives) == TOP, "the cycle's tests run first and leave a model per item"
     saved = dict((entity, forecasts(home, entity, model_id)) for entity, model_id in actives.items())
     files = tree(models_dir(home))
     backup = os.path.join(str(tmp), "backup.yml")
