@@ -5,14 +5,13 @@ symlink); this file only maps them to the guide's paths and payloads. Training (
 registered elsewhere, by the forecasting code.
 """
 import datetime
-import json
 import sqlite3
 from typing import Optional
 
 from fastapi import Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from . import consumption, db
+from . import consumption, db, model_review
 
 MAX_DERIVE_DAYS = 3660
 DETECT_DAYS = 28
@@ -27,21 +26,9 @@ class DetectRequest(BaseModel):
     days: int = Field(DETECT_DAYS, ge=1, le=366)
 
 
-def _metrics(text):
-    try:
-        value = json.loads(text) if text else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def list_models(conn):
-    rows = conn.execute(
-        "SELECT id, entity_id, model_type, status, trained_at, accuracy_metrics FROM ai_models "
-        "ORDER BY entity_id, trained_at DESC, id DESC").fetchall()
-    models = [dict(id=row["id"], entity_id=row["entity_id"], model_type=row["model_type"], status=row["status"],
-                   trained_at=row["trained_at"], accuracy_metrics=_metrics(row["accuracy_metrics"])) for row in rows]
-    return {"models": models, "total": len(models)}
+    # The same document the collection's model_review exports (models-YYYY-MM.json): one implementation.
+    return model_review.models_document(model_review.load_rows(conn))
 
 
 def register(app, service, current_user):

@@ -21,9 +21,12 @@ def test_wheel_builds_with_entry_point(tmp_path):
         assert {"__init__.py", "app.py", "cache.py", "cli.py", "config.py", "db.py", "demo.py", "load.py",
                 "logs.py", "metrics.py", "auth.py"} <= modules
         assert not any(name.startswith("tests/") for name in names)
-        # A symlink to the collection's module_utils file: the wheel must hold its content, not a link.
-        shared = (REPO / "plugins" / "module_utils" / "_consumption.py").read_bytes()
-        assert wheel.read("inventory_service/consumption.py") == shared
+        # Symlinks to the collection's module_utils files (one implementation of each computation): the wheel
+        # must hold their content, not links.
+        for module, shared in (("consumption", "_consumption"), ("forecast", "_forecast"),
+                               ("model_registry", "_model_registry"), ("model_review", "_model_review")):
+            content = (REPO / "plugins" / "module_utils" / (shared + ".py")).read_bytes()
+            assert wheel.read("inventory_service/%s.py" % module) == content
         dist_info = next(name.split("/")[0] for name in names if name.endswith(".dist-info/METADATA"))
         entry_points = wheel.read(dist_info + "/entry_points.txt").decode()
         metadata = wheel.read(dist_info + "/METADATA").decode()
