@@ -22,7 +22,8 @@ import pytest
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import problems_of
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.sqlite_faults import corrupt, unwritable
-from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
+from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.test_dual_write_parity import (
+    lite_rows, pg_do, pg_rows, run)
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import dual_write_parity
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _parity
@@ -58,30 +59,6 @@ def dbs(tmp_path):
             execute_values(cur, "INSERT INTO processed_invoices VALUES %s", invoices)
         yield path, dsn, pg
         pg.close()
-
-
-def run(args, capsys, check_mode=False):
-    return run_module(dual_write_parity, args, capsys, check_mode=check_mode)
-
-
-def pg_do(pg, *statements):
-    with pg, pg.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-
-
-def pg_rows(pg, table):
-    with pg, pg.cursor() as cur:
-        cur.execute("SELECT * FROM %s ORDER BY id" % table)
-        return cur.fetchall()
-
-
-def lite_rows(path, table):
-    conn = sqlite3.connect(path)
-    try:
-        return [tuple(r) for r in conn.execute("SELECT * FROM %s ORDER BY id" % table)]
-    finally:
-        conn.close()
 
 
 def pg_triggers(pg):
