@@ -201,7 +201,7 @@ def main(report_only=False):
                      % (ITEMS, DAYS, TRAINING_DAYS, HOLDOUT, END.isoformat()),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "seed_seconds": round(seed_seconds, 1),
         "retrain_seconds": round(seconds, 1), "workers": WORKERS, "demo": counts,
-        "outcomes": {key: result.get(key) for key in ("promoted", "kept", "failed")},
+        "outcomes": {key: result.get(key) for key in ("promoted", "kept", "failures")},
         "failures": [(e["item_code"], e["reason"]) for e in result.get("results", []) if e["outcome"] == "failed"],
         "class_thresholds": thresholds, "figures": figures, "worse_than_naive": worse,
         "without_wape": missing, "naive_wape_mismatches": mismatched,

@@ -49,7 +49,8 @@ def select_items(conn, models_dir, params, start, end):
 
 def _options(params):
     return dict(aggregation=params['aggregation'], holdout_days=params['holdout_days'],
-                forecast_periods=params['forecast_periods'], model_type=params['model_type'])
+                forecast_periods=params['forecast_periods'], model_type=params['model_type'],
+                holidays=params['holidays'] or None)
 
 
 def _serve(channel, options):
@@ -199,7 +200,8 @@ def run_api(client, items, params):
     """POST /api/ai/forecast/train per item, `workers` requests at a time (the service answers one entry per
     item, the same as run_local's)."""
     options = {'trainingDays': params['training_days'], 'forecastPeriods': params['forecast_periods'],
-               'holdoutDays': params['holdout_days'], 'aggregation': params['aggregation']}
+               'holdoutDays': params['holdout_days'], 'aggregation': params['aggregation'],
+               'holidays': params['holidays'] or ''}
 
     def train(item):
         started = time.monotonic()
@@ -220,10 +222,14 @@ def run_api(client, items, params):
         return list(pool.map(train, items))
 
 
+# Result keys per outcome: `failed` is Ansible's own result key, so failed trainings are counted as `failures`.
+SUMMARY_KEYS = {'promoted': 'promoted', 'kept': 'kept', 'failed': 'failures'}
+
+
 def summary(results):
-    counts = dict(promoted=0, kept=0, failed=0)
+    counts = dict.fromkeys(SUMMARY_KEYS.values(), 0)
     for result in results:
-        counts[result['outcome']] = counts.get(result['outcome'], 0) + 1
+        counts[SUMMARY_KEYS[result['outcome']]] += 1
     return counts
 
 

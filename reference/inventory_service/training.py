@@ -22,6 +22,8 @@ class TrainOptions(BaseModel):
     forecastPeriods: int = Field(30, ge=1, le=366)
     holdoutDays: int = Field(28, ge=1, le=365)
     aggregation: str = Field("daily", pattern="^(daily|weekly)$")
+    # Country whose public holidays Prophet models (model_retrain's `holidays`); empty: none.
+    holidays: str = Field("US", max_length=8)
 
 
 class TrainRequest(BaseModel):
@@ -50,7 +52,8 @@ def train(settings, item_code, model_type="auto", options=None):
         try:
             result = forecast.train_item(history, end_day=end, aggregation=options.aggregation,
                                          holdout_days=options.holdoutDays, forecast_periods=options.forecastPeriods,
-                                         model_type=model_type, active=model_registry.challenger_input(active))
+                                         model_type=model_type, active=model_registry.challenger_input(active),
+                                         holidays=options.holidays or None)
         except Exception as exc:  # recorded as the module records a failed item
             result = dict(outcome="failed", model_type="prophet" if model_type == "auto" else model_type,
                           reason="%s: %s" % (type(exc).__name__, exc), metrics=None, previous_metrics=None)
@@ -70,6 +73,8 @@ def register(app, service, current_user):
         options = body.options or TrainOptions()
         if options.trainingDays not in (365, 730):
             raise HTTPException(422, "options.trainingDays must be 365 or 730")
+        if options.holidays and not forecast.holidays_supported(options.holidays):
+            raise HTTPException(422, "options.holidays must be a country code the holidays library knows, or empty")
         try:
             entry = train(service.settings, body.item_code, body.model_type, options)
         except LookupError as exc:

@@ -3,6 +3,8 @@ endpoint uses the very same _forecast and _model_registry files, through symlink
 import os
 import sys
 
+import requests
+
 from tests.support import playbook as pb
 from tests.support.reference_service import ReferenceService
 
@@ -31,6 +33,9 @@ def test_method_api_drives_the_reference_service_and_gives_the_same_records(tmp_
         failed, remote = run_module(model_retrain, dict(
             service_home=str(api_home), method='api', api_url=service.url, api_token=service.token(), workers=2),
             capsys)
+        unknown = requests.post(service.url + '/api/ai/forecast/train', timeout=30, json={
+            'item_code': 'FAST-1', 'options': {'holidays': 'XX'}}, headers={'Authorization': 'Bearer ' + service.token()})
+    assert unknown.status_code == 422 and 'holidays' in unknown.text, unknown.text
     assert not failed and remote['changed'] is True, remote
     assert remote['items'] == local['items'] and remote['promoted'] == 2
 

@@ -36,7 +36,7 @@ def test_retrain_trains_the_top_items_and_records_them(tmp_path, capsys):
     assert not failed and result['changed'] is True, result
     # The top items by volume (_consumption.top_items): an item that consumed nothing has no volume to rank.
     assert result['items'] == ['FAST-1', 'FAST-2', 'SLOW-1']
-    assert (result['promoted'], result['kept'], result['failed']) == (3, 0, 0)
+    assert (result['promoted'], result['kept'], result['failures']) == (3, 0, 0)
     by_item = {entry['item_code']: entry for entry in result['results']}
     assert by_item['FAST-1']['model_type'] in ('prophet', 'arima')
     for entry in result['results']:
@@ -69,7 +69,7 @@ def test_check_mode_trains_and_writes_nothing(tmp_path, capsys):
 def test_a_stuck_item_is_killed_and_recorded_failed_with_reason_timeout(tmp_path, capsys):
     db = make_db(tmp_path / 'db.sqlite', items={'FAST-1': 'fast'})
     failed, result = run(tmp_path, capsys, item_timeout=0.05)
-    assert failed and result['failed'] == 1 and result['changed'] is True, result
+    assert failed and result['failures'] == 1 and result['changed'] is True, result
     assert result['msg'].startswith('1 of 1 items failed to train: FAST-1 (timeout)')
     assert result['results'][0]['outcome'] == 'failed' and result['results'][0]['reason'] == 'timeout'
     assert rows(db, 'SELECT status FROM ai_models') == [('failed',)]
@@ -149,5 +149,5 @@ def test_method_api_reports_an_unusable_answer_as_that_items_failure(tmp_path, c
         failed, result = run(tmp_path, capsys, method='api', api_url='http://127.0.0.1:%d' % server.server_port)
     finally:
         server.shutdown()
-    assert failed and result['failed'] == 1
+    assert failed and result['failures'] == 1
     assert result['results'][0]['reason'].startswith('unexpected answer from /api/ai/forecast/train for FAST-1')
