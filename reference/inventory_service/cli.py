@@ -1,5 +1,6 @@
 """`inventory-service` command: serve, init-db, seed, load."""
 import argparse
+import datetime
 import json
 import signal
 import sys
@@ -46,7 +47,7 @@ def cmd_seed(args):
     settings = _settings(args)
     ensure_layout(settings)
     counts = demo.generate(settings.database_path, items=args.items, days=args.days, seed=args.seed,
-                           reset=args.reset)
+                           reset=args.reset, end_date=args.end_date)
     print(json.dumps(counts, sort_keys=True))
     return 0
 
@@ -98,6 +99,8 @@ def build_parser():
     seed.add_argument("--days", type=int, default=730)
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--reset", action="store_true", help="replace earlier demo rows instead of skipping")
+    seed.add_argument("--end-date", type=datetime.date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="last day of the history (default: today); fixes which days a holdout holds")
     seed.set_defaults(func=cmd_seed)
     imports = with_env("import-consumption", "load daily consumption history from a CSV file "
                                              "(item_code,date,quantity); all rows or none")

@@ -33,6 +33,10 @@ def test_init_db_and_seed(tmp_path):
     assert counts["item_master"] == 12 and counts["inventory_count_items"] == 360
     assert json.loads(cli("seed", cwd=tmp_path).stdout)["skipped"] is True
     assert json.loads(cli("seed", "--reset", "--items", "3", "--days", "2", cwd=tmp_path).stdout)["item_master"] == 3
+    assert cli("seed", "--reset", "--items", "2", "--days", "3", "--end-date", "2025-12-11", cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(str(tmp_path / "data" / "enterprise_inventory.db"))
+    first, last = conn.execute("SELECT MIN(day), MAX(day) FROM consumption_history").fetchone()
+    assert last == "2025-12-11" and first >= "2025-12-09", (first, last)
 
 
 def test_configuration_error_is_clear(tmp_path):
