@@ -220,7 +220,8 @@ def warm_start(previous):
 
 def holidays_supported(country):
     """Whether Prophet can model the public holidays of this country code."""
-    import holidays  # pylint: disable=import-outside-toplevel  (Prophet's own dependency)
+    # holidays is Prophet's own dependency, imported only when a country is checked.
+    import holidays  # pylint: disable=import-outside-toplevel
     return country in holidays.list_supported_countries()
 
 
