@@ -67,5 +67,6 @@ def test_high_mape_runbook_retrains_the_flagged_models_and_reports_before_and_af
     with open(os.path.join(str(tmp_path), reports[0])) as handle:
         report = handle.read()
     for item in flagged:
-        line = next((text for text in report.splitlines() if item in text and "%" in text), None)
-        assert line and ("%.1f" % before[item]["mape"]) in line and ("%.1f" % after[item]["mape"]) in line, (item, report)
+        line = next((text for text in report.splitlines() if text.startswith("| %s |" % item)), None)
+        assert line and "MAPE %.1f" % before[item]["mape"] in line and "MAPE %.1f" % after[item]["mape"] in line, (
+            item, report)
