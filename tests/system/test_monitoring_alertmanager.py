@@ -192,4 +192,3 @@ def test_alerts_reach_operations_then_oncall_then_the_lead_unless_resolved(alert
     assert payload["receiver"] == "operations"
     assert payload["version"] == "4"
     assert payload["alerts"][0]["annotations"]["runbook"].startswith("playbooks/runbooks/")
-
