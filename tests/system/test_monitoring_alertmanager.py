@@ -134,8 +134,16 @@ def _stop(pidfile):
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    poll("Alertmanager %d to stop" % pid, lambda: not os.path.exists("/proc/%d" % pid) or
-         open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z", timeout=30)
+    poll("Alertmanager %d to stop" % pid, lambda: not alive(pid), timeout=30)
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def post_alerts(url, alerts):
