@@ -6,8 +6,8 @@
     lab.py ssh HOST               print the ssh command that logs into HOST
 
 Each host is a real sshd on its own loopback address (port 22), started with `unshare --mount --uts`
-with its own hostname and its own private /opt, /etc, /srv, /tmp, /run, /var/backups and
-/var/log/inventory-enterprise. db1 also runs PostgreSQL and Redis, mon1 Prometheus, inside their
+with its own hostname and its own private /opt, /etc, /srv, /tmp, /run, /var/backups,
+/var/log/inventory-enterprise, /var/lib/prometheus and /var/log/prometheus. db1 also runs PostgreSQL and Redis, mon1 Prometheus, inside their
 namespaces. Everything lives in build/lab/ of the checkout; only loopback addresses are used.
 
 Process model: `up` forks a small reaper (a child subreaper, build/lab/reaper.pid) that starts every
@@ -15,7 +15,8 @@ daemon of the lab and reaps them when they exit, then leaves by itself once `dow
 all. Every mount of a host carries the mount source `ielab.<lab id>.<host>`, so `down` finds every
 process still inside any host of this lab (even of a crashed run or an older topology) from
 /proc/*/mountinfo alone, and nothing is ever mounted in the machine's own mount namespace.
-Needs root, util-linux, openssh-server, redis-server, PostgreSQL and prometheus: tests/lab/setup.sh.
+Needs root, util-linux, openssh-server, redis-server, PostgreSQL and prometheus: tests/lab/setup.sh (which also
+installs node_exporter and Alertmanager for the monitoring role's scenario).
 """
 import argparse
 import ctypes
@@ -54,7 +55,10 @@ LAB_ID = hashlib.sha1(os.path.realpath(STATE).encode()).hexdigest()[:10]
 MARK_PREFIX = "ielab.%s." % LAB_ID
 
 # Bind-mounted from build/lab/hosts/<name>/root/<dir>: the host starts with them empty.
-BIND_DIRS = ["/srv", "/tmp", "/var/backups", "/var/log/inventory-enterprise"]
+# /var/lib/prometheus and /var/log/prometheus: each host's node_exporter textfiles, Prometheus and Alertmanager
+# storage and daemon logs (role monitoring, Debian's paths) are its own.
+BIND_DIRS = ["/srv", "/tmp", "/var/backups", "/var/log/inventory-enterprise", "/var/lib/prometheus",
+             "/var/log/prometheus"]
 # Copy-on-write over the machine's own (overlayfs, upper dir build/lab/hosts/<name>/root/<dir>): the host
 # sees the machine's files (users, pip settings, the local package mirror in /opt) and writes privately.
 # /etc/inventory-enterprise is private through the /etc overlay.

@@ -3,6 +3,7 @@
 # one that already has it (then it only checks). Run as root. Idempotent: installs only what is missing.
 #   - openssh-server (each lab host is an sshd) and openssh-client (ssh, ssh-keygen),
 #   - prometheus (mon1 runs it), redis-server and PostgreSQL (db1 runs its own instances),
+#   - prometheus-node-exporter and prometheus-alertmanager (the monitoring role's scenario deploys them),
 #   - util-linux (unshare, nsenter, setpriv, mount), procps (pgrep) and python3-venv (the service's venv),
 #   - cron (crontab, which the backup role's schedule needs; entries go to each host's private /etc/cron.d).
 #   - sqlite3, zstd, curl, psql (postgresql-client) and redis-cli (redis-tools): the molecule verifiers check
@@ -15,6 +16,8 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v prometheus >/dev/null || need+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
@@ -44,9 +47,10 @@ if ((${#need[@]})); then
 fi
 
 # Packages that started their daemon anyway (a machine without policy-rc.d and with an init system):
-# stop them so the lab can bind port 22 and 9090 on its own addresses. Only the packaged instances,
+# stop them so the lab can bind ports 22, 9090, 9093 and 9100 on its own addresses. Only the packaged instances,
 # identified by their pidfiles, are stopped.
-for pidfile in /run/sshd.pid /run/prometheus/prometheus.pid; do
+for pidfile in /run/sshd.pid /run/prometheus/prometheus.pid /run/prometheus/prometheus-node-exporter.pid \
+  /run/prometheus/prometheus-alertmanager.pid; do
   if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "lab setup: stopping the packaged daemon of $pidfile"
     kill "$(cat "$pidfile")" || true
