@@ -46,8 +46,9 @@ options:
     type: float
   checks:
     description:
-      - Verdict of each check of the run, V(true) for passed and V(false) for failed, written as
-        C(<prefix>_status{check="<name>"}). Leave out the checks that were skipped.
+      - Verdict of each check of the run, V(true) or V(ok) for passed, V(false) or V(failed) for failed (the
+        verdicts M(inventory_enterprise.ops.health_check) reports), written as C(<prefix>_status{check="<name>"}).
+        Leave out the checks that were skipped.
     type: dict
     default: {}
 '''
@@ -58,7 +59,7 @@ EXAMPLES = r'''
     procedure: morning_check
     success: "{{ failed_checks | length == 0 }}"
     started: "{{ started_at }}"
-    checks: {health: true, backup: false}
+    checks: {health: ok, backup: failed}
     metrics_textfile_dir: /var/lib/prometheus/node-exporter
 '''
 
@@ -78,6 +79,9 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _textfile_metrics
 
 
+VERDICTS = dict(ok=True, failed=False)
+
+
 def create_module():
     spec = _textfile_metrics.textfile_metrics_argument_spec()
     spec.update(
@@ -94,9 +98,10 @@ def run_module(module):
     finished = time.time()
     duration = None if params['started'] is None else finished - params['started']
     try:
-        checks = dict((str(name), boolean(value)) for name, value in params['checks'].items())
+        checks = dict((str(name), VERDICTS[value] if value in VERDICTS else boolean(value))
+                      for name, value in params['checks'].items())
     except TypeError as exc:
-        module.fail_json(msg='checks must map each check name to true or false: %s' % exc)
+        module.fail_json(msg='checks must map each check name to true/ok or false/failed: %s' % exc)
     path = _textfile_metrics.record(module, params['procedure'], params['success'], finished=finished,
                                     duration=duration, checks=checks)
     # The file is bookkeeping about the run, never a change to what the procedure manages.

@@ -21,12 +21,14 @@ from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.uti
 def test_morning_checks_with_a_status_per_check(tmp_path, capsys):
     started = time.time() - 5
     failed, result = run_module(procedure_metrics, dict(
-        procedure='morning_check', success=False, started=started, checks={'health': True, 'backup': 'false'},
+        procedure='morning_check', success=False, started=started, checks={'health': True, 'backup': 'false', 'disk:/opt': 'ok', 'redis': 'failed'},
         metrics_textfile_dir=str(tmp_path)), capsys)
     assert not failed and result['changed'] is False
     samples = parse(result['metrics_textfile'])[0]
     assert samples[('inventory_morning_check_status', frozenset({('check', 'health')}))] == 1
     assert samples[('inventory_morning_check_status', frozenset({('check', 'backup')}))] == 0
+    assert samples[('inventory_morning_check_status', frozenset({('check', 'disk:/opt')}))] == 1
+    assert samples[('inventory_morning_check_status', frozenset({('check', 'redis')}))] == 0
     values = plain(samples)
     assert values['inventory_morning_check_last_outcome'] == 0
     assert 'inventory_morning_check_last_success_timestamp_seconds' not in values
@@ -66,4 +68,4 @@ def test_an_unwritable_place_is_a_warning(tmp_path, capsys):
 def test_a_check_verdict_that_is_no_boolean_fails_clearly(tmp_path, capsys):
     failed, result = run_module(procedure_metrics, dict(procedure='morning_check', success=True, checks={'x': 'maybe'},
                                                         metrics_textfile_dir=str(tmp_path)), capsys)
-    assert failed and 'checks must map each check name to true or false' in result['msg']
+    assert failed and 'checks must map each check name to true/ok or false/failed' in result['msg']
