@@ -19,7 +19,7 @@ options:
         C(/var/lib/prometheus/node-exporter)). The run writes its metrics there as one C(<procedure>.prom)
         file, atomically (a temporary file in the same directory, then a rename), with C(prometheus_client).
       - A failed run keeps the last success timestamp of the file it replaces.
-      - Writing the metrics never fails the procedure: an error (missing directory, no permission) is a
+      - Writing the metrics never fails the procedure; an error (missing directory, no permission) is a
         warning. Check mode writes nothing. The file is bookkeeping and never reported as a change.
       - Unset or empty writes no metrics. See C(docs/procedure-metrics.md) for the metrics.
     type: path

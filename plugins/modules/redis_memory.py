@@ -19,7 +19,7 @@ description:
   - With O(maxmemory), sets it with C(CONFIG SET maxmemory) (the guide's C(redis-cli CONFIG SET maxmemory 1GB)),
     and O(maxmemory_policy) likewise, only when they differ from the running values. As with the guide's command,
     the change lasts until Redis restarts; put it in C(redis.conf) to keep it.
-  - C(maxmemory) applies to the whole Redis, other tenants' keys included: it is only changed when asked.
+  - C(maxmemory) applies to the whole Redis, other tenants' keys included, so it is only changed when asked.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
