@@ -200,7 +200,7 @@ def test_end_of_day_reports_errors_cache_backup_and_anomalies(deployment):
     with open(log, "a") as handle:
         for seconds in (1203, 998):
             handle.write("2026-12-01T17:00:00.000Z ERROR report failed: timeout after %d ms\n" % seconds)
-    for _ in range(10):
+    for dummy in range(10):
         assert requests.get(deployment.url + "/api/dashboard/stats", timeout=5).status_code == 200
     # `end_of_day`, the short tag, selects the checks; an untagged run would not (tagged never in the role).
     run = deployment.play("playbooks/daily.yml", tags="end_of_day", extra_vars={"daily_operations_report_only": True})
