@@ -228,3 +228,14 @@ def test_end_of_day_reports_errors_cache_backup_and_anomalies(deployment):
     assert lines[0] == "End-of-day checks of 1 host(s):"
     assert any(line.strip() == "2x report failed: timeout after 998 ms" for line in lines), lines
     assert not run.task_results("Run the morning health checks")
+
+
+def test_end_of_day_fails_the_host_naming_the_check(deployment):
+    requests.get(deployment.url + "/api/dashboard/stats", timeout=5)
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_end_of_day", extra_vars={
+        "daily_operations_end_of_day_checks": ["cache"], "daily_operations_end_of_day_min_cache_hit_rate": 101})
+    assert run.rc != 0
+    failure = run.task_results("Fail the hosts whose end-of-day checks failed")[deployment.host]
+    assert failure["msg"].startswith("End-of-day checks failed on %s: cache (cache hit rate " % deployment.host), failure
+    lines = next(iter(run.task_results("Summarise the end-of-day checks of every host in the play").values()))["msg"]
+    assert lines[-1] == "1 host(s) failed: %s" % deployment.host, lines
