@@ -190,6 +190,15 @@ class RedisProbe(object):
         except Exception as exc:  # pylint: disable=broad-except
             raise self._error('INFO stats', exc)
 
+    def command(self, action, method, *args):
+        """client.<method>(*args), its errors as a RedisProbeError naming `action` (e.g. 'CONFIG SET maxmemory')."""
+        try:
+            return getattr(self.client, method)(*args)
+        except RedisProbeError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise self._error(action, exc)
+
     def keyspace(self):
         """{'hits': int, 'misses': int, 'hit_rate': percent or None} from INFO stats."""
         stats = self.stats()

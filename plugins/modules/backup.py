@@ -48,12 +48,15 @@ description:
   - Creating a backup is always a change; pruning is a change when it removes an archive. Verification records
     (C(<dest>/.verified/)) and removing what killed runs left (RV(leftovers_removed)) are bookkeeping that never
     changes the service's data, so they are never reported as a change; O(state=verified) never is one.
+  - With O(metrics_textfile_dir), O(state=present) writes C(inventory_backup.prom) there (C(inventory_backup_*)
+    metrics, for the BackupFailed and BackupTooOld alerts) whether the backup succeeded or failed.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
   - inventory_enterprise.ops.attributes
   - inventory_enterprise.ops.api
   - inventory_enterprise.ops.service_paths
+  - inventory_enterprise.ops.textfile_metrics
 attributes:
   check_mode:
     support: full
@@ -374,6 +377,10 @@ log_file:
   description: The backup log file a line was appended to.
   returned: when O(log=true), an archive was written with O(method=local) and not in check mode
   type: str
+metrics_textfile:
+  description: The C(inventory_backup.prom) written (in check mode, that would be written).
+  returned: when O(metrics_textfile_dir) is set with O(state=present), unless writing it failed (then a warning)
+  type: str
 archive:
   description: The archive that could not be verified.
   returned: when O(state=verified) fails on an archive
@@ -383,13 +390,14 @@ archive:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_api, _backup_run, _service_layout
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _backup_api, _backup_run, _service_layout, _textfile_metrics
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import api_argument_spec
 
 
 def argument_spec():
     spec = api_argument_spec()
     spec.update(_service_layout.service_paths_argument_spec())
+    spec.update(_textfile_metrics.textfile_metrics_argument_spec())
     spec.update(
         state=dict(type='str', choices=['present', 'verified', 'pruned'], default='present'),
         dest=dict(type='path', aliases=['backup_dir']),
@@ -418,6 +426,8 @@ def run_module(module):
     """One step per state; each ends the run with the result."""
     params = module.params
     result = dict(changed=False, pruned=[], leftovers_removed=[])
+    if params['state'] == 'present':
+        _textfile_metrics.record_on_exit(module, 'backup', _textfile_metrics.backup_facts)
     _backup_run.check_ranges(module)
     paths = _backup_run.locate(module, result)
     if params['state'] == 'present' and params['method'] == 'api':

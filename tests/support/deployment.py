@@ -35,6 +35,11 @@ class Deployment:
         self.home = os.path.join(str(tmp_dir), "home")
         self.port = free_port()
         self.host = host
+        # The procedure metrics go to the test's own textfile directory, never the machine's node_exporter one.
+        self.textfile_dir = os.path.join(str(tmp_dir), "textfile")
+        os.makedirs(self.textfile_dir, exist_ok=True)
+        overrides = dict(dict(backup_metrics_textfile_dir=self.textfile_dir,
+                              daily_operations_metrics_textfile_dir=self.textfile_dir), **overrides)
         self.vars = service_vars(self.home, self.port, **overrides)
         self.inventory = pb.write_inventory(
             os.path.join(str(tmp_dir), "hosts.yml"),

@@ -205,6 +205,13 @@ def files_under(*roots):
     return [os.path.join(d, n) for root in roots for d, _dirs, names in os.walk(root) for n in names]
 
 
+def drill_metrics(dep):
+    """The drill's textfile on the standby, read with prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+    with open(os.path.join(dep.textfile_dir, "inventory_restore_drill.prom")) as handle:
+        return {s.name: s.value for family in text_string_to_metric_families(handle.read()) for s in family.samples}
+
+
 def test_offsite_copy_and_dr_drill(dep, tmp_path):
     """The off-site copy is encrypted on the app host: the JWT secret of its .env cannot be read from any file
     on the backup server or in the controller's staging; the drill and the failover decrypt it on the standby;
@@ -259,6 +266,9 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     assert not os.path.exists(str(tmp_path / "drill"))
     assert key not in result.stdout
     assert dep.health().status_code == 200
+    passed = drill_metrics(dep)
+    assert passed["inventory_restore_drill_last_outcome"] == 1
+    assert passed["inventory_restore_drill_duration_seconds"] > 0
 
     failover = pb.run_playbook("playbooks/dr_failover.yml", inventory,
                                extra_vars={"dr_staging_dir": str(tmp_path / "fstage")})
@@ -274,6 +284,13 @@ def test_offsite_copy_and_dr_drill(dep, tmp_path):
     assert wrong.rc != 0
     assert "no identity matches" in wrong.stdout, wrong
     assert other not in wrong.stdout and key not in wrong.stdout
+    # A failed drill is recorded as failed, and keeps the time of the last drill that passed.
+    failed = drill_metrics(dep)
+    assert failed["inventory_restore_drill_last_outcome"] == 0
+    assert (failed["inventory_restore_drill_last_success_timestamp_seconds"]
+            == passed["inventory_restore_drill_last_success_timestamp_seconds"])
+    assert (failed["inventory_restore_drill_last_run_timestamp_seconds"]
+            > passed["inventory_restore_drill_last_run_timestamp_seconds"])
 
     with open(copy, "r+b") as handle:
         handle.seek(os.path.getsize(copy) // 2)

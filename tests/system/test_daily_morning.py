@@ -1,5 +1,8 @@
 """playbooks/daily.yml (morning) against a deployed service: passes, then fails naming host and checks."""
+import datetime
+import os
 import re
+import time
 
 import requests
 
@@ -93,11 +96,17 @@ def test_report_only_never_fails(deployment):
 
 
 def test_nightly_backup_then_every_morning_check_passes(deployment):
-    """nightly_backup.yml (2 AM) gives the morning's backup check (9 AM) a fresh verified archive."""
+    """nightly_backup.yml (2 AM) gives the morning's backup check (9 AM) a fresh verified archive, and writes its
+    metrics textfile (read with prometheus_client's own parser)."""
+    before = time.time()
     nightly = deployment.play("playbooks/nightly_backup.yml")
     assert nightly.rc == 0, nightly
     written = nightly.task_results("Write a backup archive")[deployment.host]
     assert written["changed"] and written["verification"]["integrity_check"] == "ok"
+    backup = textfile(deployment, "inventory_backup.prom")
+    assert backup[("inventory_backup_last_outcome", ())] == 1
+    assert backup[("inventory_backup_size_bytes", ())] == os.path.getsize(written["backup"]["path"])
+    assert before <= backup[("inventory_backup_last_success_timestamp_seconds", ())] <= time.time()
     run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning")
     assert run.rc == 0, run
     result = morning_result(run, deployment.host)
@@ -136,3 +145,97 @@ def test_checks_from_the_controller_refuse_localhost_urls_of_remote_hosts(tmp_pa
     assert "remote1, remote2 give localhost" in refusal["msg"] and "remote3" not in refusal["msg"]
     assert "S3cret" not in repr(run)
     assert all(stats["unreachable"] == 0 for stats in run.stats.values())
+
+
+# --- Procedure metrics, the PostgreSQL connection check and the end of day (issue 13) -------------------------
+
+def textfile(deployment, name):
+    """{(sample name, labels): value} of a procedure textfile, read with prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(deployment.textfile_dir, name)) as handle:
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(handle.read()) for s in family.samples}
+
+
+def test_morning_writes_metrics_and_a_failure_keeps_the_last_success(deployment):
+    """The morning checks write their textfile; a failed morning (PostgreSQL's connection check against a 0%
+    limit) keeps the last success timestamp. The PostgreSQL check reads a real server."""
+    from tests.support.servers import scratch_postgres_database  # pylint: disable=import-outside-toplevel
+    checks = ["health", "metrics", "disk", "backup"]
+    with scratch_postgres_database() as dsn:
+        passed = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
+                                 extra_vars={"daily_operations_morning_checks": checks,
+                                             "daily_operations_postgres_dsn": dsn})
+        assert passed.rc == 0, passed
+        first = textfile(deployment, "inventory_morning_check.prom")
+        failing = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
+                                  extra_vars={"daily_operations_morning_checks": checks,
+                                              "daily_operations_postgres_dsn": dsn,
+                                              "daily_operations_postgres_max_connections_percent": 0})
+    assert passed.changed() == 0
+    pool = passed.task_results("Note the verdict of the PostgreSQL connection-pool check")[deployment.host][
+        "ansible_facts"]["_daily_operations_postgres_checks"][0]
+    assert pool["verdict"] == "ok" and re.match(r"^\d+ of \d+ connections \(", pool["reading"]), pool
+    assert first[("inventory_morning_check_last_outcome", ())] == 1
+    assert first[("inventory_morning_check_status", (("check", "postgres_connections"),))] == 1
+    assert first[("inventory_morning_check_status", (("check", "backup"),))] == 1
+    assert first[("inventory_morning_check_duration_seconds", ())] > 0
+
+    assert failing.rc != 0
+    failure = failing.task_results("Fail the hosts whose morning checks failed")[deployment.host]
+    assert "postgres_connections" in failure["msg"] and "above 0%" in failure["msg"]
+    second = textfile(deployment, "inventory_morning_check.prom")
+    assert second[("inventory_morning_check_last_outcome", ())] == 0
+    assert second[("inventory_morning_check_status", (("check", "postgres_connections"),))] == 0
+    assert second[("inventory_morning_check_status", (("check", "health"),))] == 1
+    assert (second[("inventory_morning_check_last_success_timestamp_seconds", ())]
+            == first[("inventory_morning_check_last_success_timestamp_seconds", ())])
+    assert (second[("inventory_morning_check_last_run_timestamp_seconds", ())]
+            > first[("inventory_morning_check_last_run_timestamp_seconds", ())])
+
+
+def test_end_of_day_reports_errors_cache_backup_and_anomalies(deployment):
+    """The 6 PM checks against the deployed service; every figure is checked against its source read here."""
+    log = os.path.join(deployment.home, "logs", "application-%s.log" % datetime.date.today().isoformat())
+    with open(log, "a") as handle:
+        for seconds in (1203, 998):
+            handle.write("2026-12-01T17:00:00.000Z ERROR report failed: timeout after %d ms\n" % seconds)
+    for dummy in range(10):
+        assert requests.get(deployment.url + "/api/dashboard/stats", timeout=5).status_code == 200
+    # `end_of_day`, the short tag, selects the checks; an untagged run would not (tagged never in the role).
+    run = deployment.play("playbooks/daily.yml", tags="end_of_day", extra_vars={"daily_operations_report_only": True})
+    assert run.rc == 0, run
+    assert run.changed() == 0
+    result = run.task_results("Run the end-of-day checks")[deployment.host]
+    checks = {check["name"]: check for check in result["checks"]}
+    assert list(checks) == ["errors", "cache", "backup", "anomalies"]
+
+    with open(log) as handle:
+        error_lines = sum(1 for line in handle if " ERROR " in line or " CRITICAL " in line)
+    assert checks["errors"]["value"]["count"] == error_lines >= 2
+    assert {"kind": "report failed: timeout after N ms", "count": 2} in [
+        {"kind": k["kind"], "count": k["count"]} for k in checks["errors"]["value"]["top"]]
+
+    stats = requests.get(deployment.url + "/api/cache/stats", timeout=5).json()
+    assert checks["cache"]["value"]["hits"] <= stats["hits"]
+    assert checks["cache"]["verdict"] == ("ok" if checks["cache"]["value"]["hit_rate"] >= 85 else "failed")
+
+    listed = requests.get(deployment.url + "/api/ai/anomaly/list", params={"days": 1}, timeout=5).json()
+    assert checks["anomalies"]["value"]["total"] == listed["total"]
+    assert checks["backup"]["verdict"] in ("ok", "failed") and checks["backup"]["threshold"] == 24
+
+    lines = next(iter(run.task_results("Summarise the end-of-day checks of every host in the play").values()))["msg"]
+    assert lines[0] == "End-of-day checks of 1 host(s):"
+    assert any(line.strip() == "2x report failed: timeout after 998 ms" for line in lines), lines
+    assert not run.task_results("Run the morning health checks")
+
+
+def test_end_of_day_fails_the_host_naming_the_check(deployment):
+    requests.get(deployment.url + "/api/dashboard/stats", timeout=5)
+    run = deployment.play("playbooks/daily.yml", tags="daily_operations_end_of_day", extra_vars={
+        "daily_operations_end_of_day_checks": ["cache"], "daily_operations_end_of_day_min_cache_hit_rate": 101})
+    assert run.rc != 0
+    failure = run.task_results("Fail the hosts whose end-of-day checks failed")[deployment.host]
+    assert failure["msg"].startswith("End-of-day checks failed on %s: cache (cache hit rate " % deployment.host), failure
+    lines = next(iter(run.task_results("Summarise the end-of-day checks of every host in the play").values()))["msg"]
+    assert lines[-1] == "1 host(s) failed: %s" % deployment.host, lines

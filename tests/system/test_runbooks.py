@@ -1,6 +1,7 @@
 """The guide's "System Down" and "Backup Failed" runbooks against a deployed reference service: each brings the
 host back (service answering, verified backup written) or fails saying what to do next."""
 import os
+import re
 import stat
 
 from tests.support import playbook as pb
@@ -75,3 +76,48 @@ def test_backup_failed_escalates_when_the_database_is_gone(deployment, tmp_path)
     escalation = run.task_results("Escalate when the manual backup still fails")[deployment.host]
     assert "failed twice" in escalation["msg"] and "DevOps lead" in escalation["msg"], escalation
     assert not os.path.exists(elsewhere) or not [n for n in os.listdir(elsewhere) if n.startswith("inventory_")]
+
+
+def service_pid(deployment):
+    with open(os.path.join(deployment.home, "run", "inventory-enterprise.pid")) as handle:
+        return int(handle.readline())
+
+
+def vm_rss_mb(pid):
+    with open("/proc/%d/status" % pid) as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) / 1024.0
+
+
+def test_high_memory_restarts_over_the_limit_caps_redis_and_escalates(deployment):
+    """Over a 1 MB limit the service is restarted (health-gated by the service role), the private Redis is capped
+    as asked, and the new process still being over the limit escalates; under the limit nothing changes."""
+    import redis  # pylint: disable=import-outside-toplevel
+    from tests.support.servers import RedisServer  # pylint: disable=import-outside-toplevel
+    private = RedisServer().start()
+    try:
+        before = service_pid(deployment)
+        rss_before = vm_rss_mb(before)
+        run = deployment.play("playbooks/runbooks/high_memory.yml", extra_vars={
+            "runbook_memory_max_mb": 1, "runbook_redis_url": private.url, "runbook_redis_maxmemory": "64mb"})
+        assert run.rc != 0
+        escalation = run.task_results("Escalate when memory stays over the limit after the restart")[deployment.host]
+        assert escalation["failed"] and "page the on-call engineer" in escalation["msg"], escalation
+        after = service_pid(deployment)
+        assert after != before and deployment.health().status_code == 200
+        lines = report(run, deployment.host)
+        reported = float(re.search(r"service RSS ([\d.]+) MB \(limit 1 MB\) OVER", lines[0]).group(1))
+        assert abs(reported - rss_before) < max(5.0, rss_before * 0.2), (reported, rss_before)
+        assert "set: CONFIG SET maxmemory 67108864" in lines[2], lines
+        assert lines[3].startswith("restarted; RSS after "), lines
+        client = redis.Redis.from_url(private.url)
+        assert client.config_get("maxmemory")["maxmemory"] == str(64 * 1024 * 1024)
+        client.close()
+
+        calm = deployment.play("playbooks/runbooks/high_memory.yml", extra_vars={"runbook_redis_url": private.url})
+        assert calm.rc == 0, calm
+        assert calm.changed() == 0 and service_pid(deployment) == after
+        lines = report(calm, deployment.host)
+        assert "OVER" not in lines[0] and lines[3] == "no restart needed", lines
+        assert "maxmemory 67108864 bytes" in lines[2] and "set:" not in lines[2], lines
+    finally:
+        private.close()

@@ -45,6 +45,8 @@ def test_return_documents_every_key_of_every_state(tmp_path, capsys, api):
     created = case('present', dict(service_home=home, retention_days=30),
                    common | {'backup', 'verification', 'log_file'} | retention)
     case('present recent', dict(service_home=home, max_age_hours=1), common | {'backup'})
+    case('present recent with metrics', dict(service_home=home, max_age_hours=1, metrics_textfile_dir=str(tmp_path)),
+         common | {'backup', 'metrics_textfile'})
     case('present database only, unverified, no log',
          dict(service_home=home, database_only=True, verify=False, log=False), common | {'backup'})
     case('verified', dict(service_home=home, state='verified'), common | {'verification'})
