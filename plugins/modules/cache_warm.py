@@ -26,7 +26,7 @@ description:
   - V(changed) only when entries that were missing were filled.
   - A failing endpoint is reported by name with the error and does not stop the others; the module then fails
     after all endpoints ran, unless O(report_only).
-  - In check mode no entry is filled - each endpoint is asked with C(Cache-Control: only-if-cached) (RFC 9111),
+  - In check mode no entry is filled - each endpoint is asked with the C(only-if-cached) directive of C(Cache-Control) (RFC 9111),
     which the reference service answers from its cache or with C(504) without computing or storing anything;
     RV(changed) predicts whether a real run would fill entries.
 author:
