@@ -22,13 +22,13 @@ description:
     a V(HIT). An endpoint the service does not cache (no C(X-Cache)) is warmed but reports RV(endpoints[].cold)
     as V(null).
   - C(GET /api/cache/stats) is read before and after; its key count and hit/miss counters are reported and,
-    for a service that sends no C(X-Cache), decide RV(changed) (more keys after than before).
+    for a service that sends no C(X-Cache), decide C(changed) (more keys after than before).
   - V(changed) only when entries that were missing were filled.
   - A failing endpoint is reported by name with the error and does not stop the others; the module then fails
     after all endpoints ran, unless O(report_only).
   - In check mode no entry is filled - each endpoint is asked with the C(only-if-cached) directive of C(Cache-Control) (RFC 9111),
     which the reference service answers from its cache or with C(504) without computing or storing anything;
-    RV(changed) predicts whether a real run would fill entries.
+    C(changed) predicts whether a real run would fill entries.
 author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
@@ -87,16 +87,46 @@ endpoints:
   type: list
   elements: dict
   contains:
-    endpoint: {description: The path requested., type: str, returned: always}
-    status: {description: HTTP status of the last answer; null when nothing answered., type: int, returned: always}
-    latency_before_ms: {description: Milliseconds of the first request (the check-mode probe in check mode)., type: float, returned: always}
-    latency_after_ms: {description: Milliseconds of the second request; null in check mode or after a failure., type: float, returned: always}
-    cache_before: {description: X-Cache of the first answer (HIT or MISS); null when the service sent none., type: str, returned: always}
-    cache_after: {description: X-Cache of the second answer; null in check mode., type: str, returned: always}
-    cold: {description: Whether the entry was missing; null when the service does not say (uncached endpoint)., type: bool, returned: always}
-    filled: {description: Whether this run filled the missing entry (MISS then HIT)., type: bool, returned: always}
-    ok: {description: Whether the endpoint answered 2xx (or 504 to a check-mode probe of a missing entry)., type: bool, returned: always}
-    error: {description: What failed, where and what to do; null when ok., type: str, returned: always}
+    endpoint:
+      description: The path requested.
+      type: str
+      returned: always
+    status:
+      description: HTTP status of the last answer; null when nothing answered.
+      type: int
+      returned: always
+    latency_before_ms:
+      description: Milliseconds of the first request (the check-mode probe in check mode).
+      type: float
+      returned: always
+    latency_after_ms:
+      description: Milliseconds of the second request; null in check mode or after a failure.
+      type: float
+      returned: always
+    cache_before:
+      description: X-Cache of the first answer (HIT or MISS); null when the service sent none.
+      type: str
+      returned: always
+    cache_after:
+      description: X-Cache of the second answer; null in check mode.
+      type: str
+      returned: always
+    cold:
+      description: Whether the entry was missing; null when the service does not say (an uncached endpoint).
+      type: bool
+      returned: always
+    filled:
+      description: Whether this run filled the missing entry (MISS then HIT).
+      type: bool
+      returned: always
+    ok:
+      description: Whether the endpoint answered 2xx (or 504 to a check-mode probe of a missing entry).
+      type: bool
+      returned: always
+    error:
+      description: What failed, where and what to do; null when ok.
+      type: str
+      returned: always
   sample:
     - {endpoint: /api/inventory/list, status: 200, latency_before_ms: 18.4, latency_after_ms: 1.9,
        cache_before: MISS, cache_after: HIT, cold: true, filled: true, ok: true, error: null}
