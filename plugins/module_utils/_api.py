@@ -159,8 +159,8 @@ class ApiClient(object):
     def url(self, path):
         return urljoin(self.base_url, path.lstrip('/'))
 
-    def get(self, path, expect_json=False):
-        return self.request('GET', path, expect_json=expect_json)
+    def get(self, path, expect_json=False, headers=None):
+        return self.request('GET', path, expect_json=expect_json, headers=headers)
 
     def get_json(self, path):
         return self.request('GET', path, expect_json=True).json
@@ -168,15 +168,16 @@ class ApiClient(object):
     def post(self, path, data=None, expect_json=False):
         return self.request('POST', path, data=data, expect_json=expect_json)
 
-    def _headers(self, has_body):
+    def _headers(self, has_body, extra=None):
         headers = {'Accept': 'application/json, text/plain;q=0.9, */*;q=0.5'}
+        headers.update(extra or {})
         if has_body:
             headers['Content-Type'] = 'application/json'
         if self.token:
             headers['Authorization'] = 'Bearer %s' % self.token
         return headers
 
-    def request(self, method, path, data=None, expect_json=False):
+    def request(self, method, path, data=None, expect_json=False, headers=None):
         # Imported here: ansible.module_utils.urls takes about 60 ms to import, which a module that makes no
         # request (health_check on a host that only checks its disks) should not pay.
         # urls.ConnectionError is not the builtin one, hence the module prefix.
@@ -187,7 +188,7 @@ class ApiClient(object):
             body = data if isinstance(data, (bytes, str)) else json.dumps(data)
         started = time.monotonic()
         try:
-            resp = urls.open_url(url, data=body, method=method, headers=self._headers(body is not None),
+            resp = urls.open_url(url, data=body, method=method, headers=self._headers(body is not None, headers),
                                  timeout=self.timeout, validate_certs=self.validate_certs,
                                  http_agent=self.user_agent, follow_redirects='safe')
             try:

@@ -28,7 +28,9 @@ class Service:
         self.metrics = Metrics(settings.service_version)
         self.logs = ServiceLogs(settings.log_dir, console=console_logs)
         self.cache = ResponseCache(make_backend(settings.redis_url), settings.redis_ttl_inventory,
-                                   metrics=self.metrics, on_error=self._cache_error)
+                                   metrics=self.metrics, on_error=self._cache_error,
+                                   ttls={"inventory": settings.redis_ttl_inventory,
+                                         "forecasts": settings.redis_ttl_forecasts})
         self.txlog = TransactionLog(settings.transaction_log_path)
         self.dual_writer = None
         if settings.dual_write_enabled and settings.postgres_dsn:
@@ -49,11 +51,20 @@ class Service:
             self.metrics.health.labels(component=name).set(1 if up else 0)
         return components
 
-    def read(self, key, operation, query):
+    def read(self, request, key, operation, query):
+        """A cached read. X-Cache says HIT or MISS; `Cache-Control: only-if-cached` (RFC 9111) answers 504
+        instead of computing and storing a missing entry, so a check-mode probe fills nothing."""
+        if "only-if-cached" in request.headers.get("cache-control", "").lower():
+            value = self.cache.peek(key)
+            if value is None:
+                return JSONResponse({"detail": "not cached"}, status_code=504, headers={"X-Cache": "MISS"})
+            return JSONResponse(value, headers={"X-Cache": "HIT"})
+
         def compute():
             with db.connection(self.settings.database_path) as conn, self.metrics.db_timer(operation):
                 return query(conn)
-        return self.cache.get_or_compute(key, compute)
+        value, hit = self.cache.get_or_compute(key, compute)
+        return JSONResponse(value, headers={"X-Cache": "HIT" if hit else "MISS"})
 
     def close(self):
         if self.dual_writer is not None:
@@ -207,17 +218,17 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
         return Response(service.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/inventory/list")
-    def inventory_list():
-        return service.read("inventory:list", "inventory_list", inventory.list_inventory)
+    def inventory_list(request: Request):
+        return service.read(request, "inventory:list", "inventory_list", inventory.list_inventory)
 
     @app.get("/api/inventory/items")
-    def inventory_items(limit: int = Query(50, ge=1, le=1000)):
-        return service.read("inventory:items:%d" % limit, "inventory_items",
+    def inventory_items(request: Request, limit: int = Query(50, ge=1, le=1000)):
+        return service.read(request, "inventory:items:%d" % limit, "inventory_items",
                             lambda conn: inventory.top_items(conn, limit))
 
     @app.get("/api/dashboard/stats")
-    def dashboard_stats():
-        return service.read("dashboard:stats", "dashboard_stats", inventory.dashboard_stats)
+    def dashboard_stats(request: Request):
+        return service.read(request, "dashboard:stats", "dashboard_stats", inventory.dashboard_stats)
 
     @app.get("/api/cache/stats")
     def cache_stats():

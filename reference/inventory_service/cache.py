@@ -1,6 +1,8 @@
 """Read-through cache for the read endpoints: Redis when configured, else an in-process TTL dict.
 
 The cache is an optimisation only: any Redis failure degrades to a miss served from the database.
+Every key starts with PREFIX: a Redis shared with other tenants is only ever scanned, measured and cleared
+under it (SCAN, never KEYS or FLUSHDB).
 """
 import contextlib
 import json
@@ -99,20 +101,46 @@ class RedisBackend:
             return False
 
     def usage(self):
+        """Key count and MEMORY USAGE summed over this service's keys only, not the whole Redis's used_memory."""
+        keys = memory = 0
         with _unavailable():
-            keys = sum(1 for _ in self._client.scan_iter(match=PREFIX + "*", count=500))
-            return keys, int(self._client.info("memory").get("used_memory", 0))
+            batch = []
+            for key in self._client.scan_iter(match=PREFIX + "*", count=500):
+                batch.append(key)
+                if len(batch) == 500:
+                    memory += self._memory(batch)
+                    keys += len(batch)
+                    batch = []
+            memory += self._memory(batch)
+            keys += len(batch)
+        return keys, memory
+
+    def _memory(self, keys):
+        if not keys:
+            return 0
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.memory_usage(key, samples=0)
+        # A key that expired between SCAN and MEMORY USAGE answers None: it no longer takes memory.
+        return sum(int(size or 0) for size in pipe.execute())
 
     def close(self):
         self._client.close()
 
 
+def cache_name(key):
+    """The metrics label of a key: its first segment (inventory, dashboard), a bounded set."""
+    return key.split(":", 1)[0]
+
+
 class ResponseCache:
     """Counts hits and misses itself so /api/cache/stats reports this process, not the whole Redis."""
 
-    def __init__(self, backend, ttl, metrics=None, on_error=None):
+    def __init__(self, backend, ttl, metrics=None, on_error=None, ttls=None):
         self.backend = backend
         self.ttl = ttl
+        # The configured TTL of each cache family, reported by stats() (what the guide tunes in .env).
+        self.ttls = dict(ttls or {"inventory": ttl})
         self.metrics = metrics
         self.on_error = on_error or (lambda exc: None)
         self.hits = 0
@@ -121,36 +149,47 @@ class ResponseCache:
         # Set when a write could not invalidate: Redis may come back still holding entries older than it.
         self._stale = False
 
-    def _count(self, hit):
+    def _count(self, name, hit):
         with self._lock:
             if hit:
                 self.hits += 1
             else:
                 self.misses += 1
         if self.metrics is not None:
-            (self.metrics.cache_hits if hit else self.metrics.cache_misses).inc()
+            (self.metrics.cache_hits if hit else self.metrics.cache_misses).labels(cache=name).inc()
 
-    def get_or_compute(self, key, compute):
-        key = PREFIX + key
+    def _lookup(self, key):
+        """The cached text, or None on a miss or when the cache is unavailable (then also reported)."""
         try:
             if self._stale:
                 self.backend.invalidate()
                 self._stale = False
-            cached = self.backend.get(key)
+            return self.backend.get(PREFIX + key)
         except CacheUnavailable as exc:
             self.on_error(exc)
-            self._count(False)
-            return compute()
+            return None
+
+    def get_or_compute(self, key, compute, ttl=None):
+        """(value, hit): the cached value, or compute() stored for `ttl` seconds (default: the inventory TTL)."""
+        cached = self._lookup(key)
         if cached is not None:
-            self._count(True)
-            return json.loads(cached)
-        self._count(False)
+            self._count(cache_name(key), True)
+            return json.loads(cached), True
+        self._count(cache_name(key), False)
         value = compute()
         try:
-            self.backend.set(key, json.dumps(value, separators=(",", ":")), self.ttl)
+            self.backend.set(PREFIX + key, json.dumps(value, separators=(",", ":")), ttl or self.ttl)
         except CacheUnavailable as exc:
             self.on_error(exc)
-        return value
+        return value, False
+
+    def peek(self, key):
+        """The cached value or None, computing and storing nothing (Cache-Control: only-if-cached)."""
+        cached = self._lookup(key)
+        if cached is None:
+            return None
+        self._count(cache_name(key), True)
+        return json.loads(cached)
 
     def invalidate(self):
         try:
@@ -175,6 +214,8 @@ class ResponseCache:
             "hit_rate": round(100.0 * hits / total, 2) if total else 0.0,
             "keys": keys,
             "memory_bytes": memory,
+            "key_prefix": PREFIX,
+            "ttl_seconds": dict(self.ttls),
         }
 
 

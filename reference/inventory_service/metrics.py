@@ -19,8 +19,9 @@ class Metrics:
         self.dual_write_errors = Counter(
             "db_dual_write_errors", "Failed PostgreSQL mirror writes while dual-write is enabled",
             registry=self.registry)
-        self.cache_hits = Counter("cache_hits", "Read cache hits", registry=self.registry)
-        self.cache_misses = Counter("cache_misses", "Read cache misses", registry=self.registry)
+        # Labelled by cache family (the key's first segment: inventory, dashboard), a small fixed set.
+        self.cache_hits = Counter("cache_hits", "Read cache hits", ["cache"], registry=self.registry)
+        self.cache_misses = Counter("cache_misses", "Read cache misses", ["cache"], registry=self.registry)
         self.health = Gauge(
             "system_health_status", "1 when the component answers its probe, else 0", ["component"],
             registry=self.registry)

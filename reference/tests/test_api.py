@@ -201,7 +201,8 @@ def test_read_endpoints(server):
 def test_cache_hits_misses_and_invalidation(server):
     url = server.url
     assert requests.get(url + "/api/cache/stats").json() == {
-        "backend": "memory", "hits": 0, "misses": 0, "hit_rate": 0.0, "keys": 0, "memory_bytes": 0}
+        "backend": "memory", "hits": 0, "misses": 0, "hit_rate": 0.0, "keys": 0, "memory_bytes": 0,
+        "key_prefix": "ie:cache:", "ttl_seconds": {"inventory": 300, "forecasts": 86400}}
     first = requests.get(url + "/api/inventory/list").json()
     assert requests.get(url + "/api/inventory/list").json() == first
     requests.get(url + "/api/dashboard/stats")
@@ -218,7 +219,9 @@ def test_cache_hits_misses_and_invalidation(server):
     assert (stats["hits"], stats["misses"]) == (1, 3) and stats["hit_rate"] == 25.0
 
     metrics = requests.get(url + "/metrics").text
-    assert "cache_hits_total 1.0" in metrics and "cache_misses_total 3.0" in metrics
+    assert 'cache_hits_total{cache="inventory"} 1.0' in metrics
+    assert 'cache_misses_total{cache="inventory"} 2.0' in metrics
+    assert 'cache_misses_total{cache="dashboard"} 1.0' in metrics
 
 
 def test_metrics_exposes_every_family(server):
@@ -232,7 +235,7 @@ def test_metrics_exposes_every_family(server):
                    'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/inventory/items",'
                    'status_code="200"}',
                    'db_query_duration_seconds_count{operation="inventory_list"} 1.0',
-                   "db_dual_write_errors_total 0.0", "cache_hits_total", "cache_misses_total",
+                   "db_dual_write_errors_total 0.0", 'cache_misses_total{cache="inventory"} 2.0',
                    "process_resident_memory_bytes", 'app_info{version="2.1.0"} 1.0'):
         assert needle in text, needle
     assert "limit=5" not in text  # route templates, not raw URLs

@@ -1,9 +1,11 @@
-"""playbooks/daily.yml (morning) against a deployed service: passes, then fails naming host and checks."""
+"""playbooks/daily.yml (morning) against a deployed service: passes, then fails naming host and checks.
+The midday cache warming (--tags midday) too, checked with redis-py and the service's X-Cache answers."""
 import datetime
 import os
 import re
 import time
 
+import redis
 import requests
 
 
@@ -239,3 +241,38 @@ def test_end_of_day_fails_the_host_naming_the_check(deployment):
     assert failure["msg"].startswith("End-of-day checks failed on %s: cache (cache hit rate " % deployment.host), failure
     lines = next(iter(run.task_results("Summarise the end-of-day checks of every host in the play").values()))["msg"]
     assert lines[-1] == "1 host(s) failed: %s" % deployment.host, lines
+def midday_summary(run):
+    return next(iter(run.task_results("Summarise the midday cache warming of every host in the play").values()))["msg"]
+
+
+def test_midday_warming_fills_the_cold_cache_once_and_names_a_failing_endpoint(deployment):
+    cache = redis.Redis.from_url(deployment.vars["service_redis_url"], decode_responses=True)
+
+    def own_keys():
+        return sorted(cache.scan_iter(match="ie:cache:*"))
+
+    cache.delete(*own_keys() or ["nothing"])
+    # Check mode with one endpoint the service does not have: predicted, named, failed last, nothing filled.
+    checked = deployment.play("playbooks/daily.yml", tags="daily_operations_midday", check=True,
+                              extra_vars={"daily_operations_cache_warm_extra_endpoints": ["/api/no/such/route"]})
+    assert checked.rc != 0 and own_keys() == []
+    probed = checked.task_results("Warm the cache of the host's service")[deployment.host]
+    assert probed["changed"] and probed["filled"] == ["/api/inventory/list", "/api/dashboard/stats"]
+    lines = midday_summary(checked)
+    assert "FAILED - /api/no/such/route (HTTP 404" in lines[1] and lines[-1] == "1 host(s) failed: app1", lines
+    assert "/api/no/such/route" in checked.task_results("Fail the hosts whose cache warming failed")[deployment.host]["msg"]
+
+    run = deployment.play("playbooks/daily.yml", tags="midday")
+    assert run.rc == 0, run
+    warmed = run.task_results("Warm the cache of the host's service")[deployment.host]
+    assert warmed["filled"] == ["/api/inventory/list", "/api/dashboard/stats"]
+    assert [e["endpoint"] for e in warmed["endpoints"]] == ["/api/inventory/list", "/api/dashboard/stats",
+                                                            "/api/ai/models/list"]
+    assert own_keys() == ["ie:cache:dashboard:stats", "ie:cache:inventory:list"]
+    lines = midday_summary(run)
+    assert lines[0] == "Midday cache warming of 1 host(s):" and lines[-1] == "All hosts warmed.", lines
+    assert lines[1].startswith("  app1: ok - 3 endpoint(s), 2 cold filled"), lines
+    assert requests.get(deployment.url + "/api/inventory/list", timeout=5).headers["X-Cache"] == "HIT"
+
+    again = deployment.play("playbooks/daily.yml", tags="daily_operations_midday")
+    assert again.rc == 0 and again.changed() == 0, again

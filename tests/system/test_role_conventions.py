@@ -52,7 +52,7 @@ def test_handlers_are_capitalised(role):
 
 
 # Old tag names kept working for one release next to the `<role>_<phase>` one.
-TAG_ALIASES = {"daily_operations": {"morning", "end_of_day"}}
+TAG_ALIASES = {"daily_operations": {"morning", "midday", "end_of_day"}}
 PLAYBOOKS = sorted(os.path.relpath(p, ROOT)
                    for p in glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True))
 

@@ -1,8 +1,11 @@
-"""The guide's "System Down" and "Backup Failed" runbooks against a deployed reference service: each brings the
+"""The guide's "System Down", "Backup Failed" and "Cache Misses" runbooks against a deployed reference service: each brings the
 host back (service answering, verified backup written) or fails saying what to do next."""
 import os
 import re
 import stat
+
+import redis
+import requests
 
 from tests.support import playbook as pb
 
@@ -121,3 +124,33 @@ def test_high_memory_restarts_over_the_limit_caps_redis_and_escalates(deployment
         assert "maxmemory 67108864 bytes" in lines[2] and "set:" not in lines[2], lines
     finally:
         private.close()
+def env_value(home, key):
+    with open(os.path.join(home, ".env")) as handle:
+        return next((line.split("=", 1)[1].strip() for line in handle if line.startswith(key + "=")), None)
+
+
+def test_cache_misses_raises_ttls_clears_only_the_service_keys_and_warms(deployment):
+    """A Redis shared with another tenant: the runbook clears the service's keys only (never FLUSHDB)."""
+    cache = redis.Redis.from_url(deployment.vars["service_redis_url"], decode_responses=True)
+    tenant = {"billing:session:1": "kept", "billing:session:2": "kept too"}
+    cache.mset(tenant)
+    for limit in range(1, 11):  # ten entries of their own, each requested once: ten misses
+        assert requests.get(deployment.url + "/api/inventory/items?limit=%d" % limit, timeout=5).status_code == 200
+    before = requests.get(deployment.url + "/api/cache/stats", timeout=5).json()
+    assert before["hit_rate"] < 85 and before["ttl_seconds"]["inventory"] == 300
+
+    run = deployment.play("playbooks/runbooks/cache_misses.yml", extra_vars={"runbook_raise_ttls": True})
+    assert run.rc == 0, run
+    assert env_value(deployment.home, "REDIS_TTL_INVENTORY") == "600"
+    assert env_value(deployment.home, "REDIS_TTL_FORECASTS") == "172800"
+    assert deployment.health().status_code == 200
+    assert requests.get(deployment.url + "/api/cache/stats", timeout=5).json()["ttl_seconds"] == {
+        "inventory": 600, "forecasts": 172800}
+    # The ten item entries are gone, the guide's two are warm again (with the new TTL), the tenant kept its keys.
+    assert sorted(cache.scan_iter(match="ie:cache:*")) == ["ie:cache:dashboard:stats", "ie:cache:inventory:list"]
+    assert 590 < cache.ttl("ie:cache:inventory:list") <= 600
+    assert dict((key, cache.get(key)) for key in tenant) == tenant
+    lines = report(run, deployment.host)
+    assert lines[0].startswith("app1: hit rate before %s%%, after " % before["hit_rate"]), lines
+    assert lines[1].startswith("TTLs raised: before"), lines
+    assert re.match(r"cleared (1[0-9]) key\(s\) under ie:cache:, ([2-9]|[1-9][0-9]+) other key\(s\) kept$", lines[2]), lines
