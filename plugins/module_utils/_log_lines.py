@@ -23,10 +23,10 @@ __metaclass__ = type
 
 import collections
 import datetime
-import gzip
 import os
 import re
 import traceback
+import zlib
 
 ZSTD_IMP_ERR = None
 try:
@@ -218,24 +218,79 @@ def iter_log_files(log_dir, classes=None, since=None, until=None, archive_dir=No
     return [files[key] for key in sorted(files)]
 
 
+class Decompressed(object):
+    """A gzip or zstd file decompressed block by block, frame after frame (concatenated members too).
+
+    Unlike gzip.open and zstandard's stream reader it raises IOError when the input ends inside a frame: a
+    truncated archive must be reported, not read as a shorter log. Input is fed RAW_CHUNK bytes at a time, so
+    one read holds at most that much input's worth of output.
+    """
+
+    RAW_CHUNK = 256 * 1024
+
+    def __init__(self, path, compression):
+        self.path, self.compression = path, compression
+        self.raw = open(path, 'rb')
+        self.decoder = self._new_decoder()
+        self.done = False
+
+    def _new_decoder(self):
+        if self.compression == 'zstd':
+            return zstandard.ZstdDecompressor().decompressobj()
+        return zlib.decompressobj(wbits=31)
+
+    def _feed(self, data):
+        out = []
+        while data:
+            if self.decoder.eof:
+                self.decoder = self._new_decoder()
+            try:
+                out.append(self.decoder.decompress(data))
+            except Exception as exc:  # zlib.error, zstandard.ZstdError
+                raise IOError('%s is corrupt: %s decompression failed: %s' % (self.path, self.compression, exc))
+            data = self.decoder.unused_data if self.decoder.eof else b''
+        return out
+
+    def read(self, size=-1):
+        parts, length = [], 0
+        while (size < 0 or length < size) and not self.done:
+            data = self.raw.read(self.RAW_CHUNK)
+            if not data:
+                if not self.decoder.eof:
+                    raise IOError('%s is truncated: its %s stream ends inside a frame' % (self.path, self.compression))
+                self.done = True
+                break
+            for piece in self._feed(data):
+                parts.append(piece)
+                length += len(piece)
+        return b''.join(parts)
+
+    def close(self):
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
 def open_log(path, compression=None):
     """A binary stream of the file's text, decompressed on the fly (gzip, zstd or None for plain)."""
-    if compression == 'gzip':
-        return gzip.open(path, 'rb')
-    if compression == 'zstd':
-        if not HAS_ZSTD:
-            raise IOError('reading %s needs the Python library zstandard on the host (requirements/managed.txt)'
-                          % path)
-        raw = open(path, 'rb')
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    if compression == 'zstd' and not HAS_ZSTD:
+        raise IOError('reading %s needs the Python library zstandard on the host (requirements/managed.txt)' % path)
+    if compression in ('gzip', 'zstd'):
+        return Decompressed(path, compression)
     return open(path, 'rb')
 
 
-def iter_chunks(stream, size=CHUNK):
-    """Blocks of whole lines (each ending in a newline but perhaps the last one of the file).
+def iter_chunks(stream, size=None):
+    """Blocks of whole lines (each ending in a newline but perhaps the last one of the file), about `size`
+    (default CHUNK) bytes each.
 
     A run of MAX_LINE bytes without a newline is cut there, so memory stays bounded on any input.
     """
+    size = size or CHUNK
     carry = b''
     while True:
         data = stream.read(size)

@@ -132,3 +132,23 @@ def test_chunks_are_whole_lines_and_bounded():
     assert b''.join(chunks) == stream.getvalue()
     assert all(len(c) <= _log_lines.MAX_LINE + 65536 for c in chunks)
     assert chunks[0] == b'a\nbb\n' and chunks[-1] == b'tail'
+
+
+@pytest.mark.parametrize('compression', ['gzip', 'zstd'])
+def test_truncated_and_concatenated_archives(tmp_path, compression):
+    path = str(tmp_path / 'audit-2026-11-28.log.x')
+    one = '2026-11-28T13:00:00.000Z INFO first member\n' * 3000
+    _write(path, one, compression)
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    with open(path, 'ab') as handle:  # a second frame (member), as `cat a.gz b.gz` makes
+        handle.write(data)
+    assert len(list(_log_lines.iter_lines(path, compression))) == 6000
+    with open(path, 'wb') as handle:
+        handle.write(data[:len(data) // 2])
+    with pytest.raises(IOError, match='truncated'):
+        list(_log_lines.iter_lines(path, compression))
+    with open(path, 'wb') as handle:
+        handle.write(data[:4] + b'\x00' * 64)
+    with pytest.raises(IOError):
+        list(_log_lines.iter_lines(path, compression))
