@@ -107,12 +107,22 @@ def parse_line(line):
     return LogRecord(stamp, level, _text(match.group('message')))
 
 
+_DATES = {}
+
+
 def _valid_date(date, clock):
-    try:
-        datetime.datetime.strptime('%sT%s' % (date, clock), '%Y-%m-%dT%H:%M:%S')
-    except ValueError:
-        return False
-    return True
+    """Whether 'YYYY-MM-DD' and 'HH:MM:SS' name a real moment; dates are remembered (strptime is slow and a
+    file holds one or two dates)."""
+    known = _DATES.get(date)
+    if known is None:
+        try:
+            datetime.datetime.strptime(date, '%Y-%m-%d')
+            known = True
+        except ValueError:
+            known = False
+        if len(_DATES) < 10000:
+            _DATES[date] = known
+    return known and clock[:2] < '24' and clock[3:5] < '60' and clock[6:8] < '61'
 
 
 def stamp_of(moment):

@@ -32,7 +32,13 @@ DEFAULT_CLASSES = dict(errors=['application'], auth=['security'], user=['audit',
                        slow=['application'], backup_failed=['application'], all=['application', 'security', 'audit'])
 WINDOWS = ('today', 'last_hour', 'since', 'all')
 TOKENS = dict((level, ('Z %s ' % level).encode('ascii')) for level in _log_lines.LEVELS)
+OTHER_LEVELS_RE = re.compile(br'Z (ERROR|WARNING|CRITICAL|DEBUG) ')
+ODD_LINE_RE = re.compile(br'\n(?=[^0-9])')
+DIGITS = b'0123456789'
+LEVEL_NAMES = dict((level.encode('ascii'), level) for level in _log_lines.LEVELS)
 SAMPLE_CHARS = 500
+# A block that is not all in the service's format is re-examined in pieces of this size before any goes line by line.
+PIECE = 16 * 1024
 # Distinct messages kept with counts; beyond this, matches of new messages are only counted (other_messages).
 MAX_DISTINCT = 5000
 NORMALISE = [(re.compile(r'\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b'), '<ip>'),
@@ -140,6 +146,19 @@ def _line_starts(chunk, query):
     return sorted(starts)
 
 
+def _line_count(chunk):
+    return chunk.count(b'\n') + (0 if chunk.endswith(b'\n') else 1)
+
+
+def _pieces(chunk, size):
+    """The block cut into pieces of whole lines of about `size` bytes."""
+    start = 0
+    while start < len(chunk):
+        end = chunk.find(b'\n', start + size) + 1 or len(chunk)
+        yield chunk[start:end]
+        start = end
+
+
 def _line_at(chunk, start):
     end = chunk.find(b'\n', start)
     return chunk[start:] if end < 0 else chunk[start:end + 1]
@@ -178,8 +197,11 @@ class Search(object):
         return entry
 
     def _chunk(self, chunk, path):
-        count = chunk.count(b'\n') + (0 if chunk.endswith(b'\n') else 1)
+        count = _line_count(chunk)
         self.totals['lines'] += count
+        self._block(chunk, count, path, split=True)
+
+    def _block(self, chunk, count, path, split):
         first = _log_lines.parse_line(_line_at(chunk, 0))
         last = _log_lines.parse_line(_line_at(chunk, chunk.rfind(b'\n', 0, len(chunk) - 1) + 1))
         if first is not None and last is not None:
@@ -188,16 +210,35 @@ class Search(object):
             if first.stamp >= self.since and last.stamp <= self.until and self.query.name != 'all':
                 if self._fast(chunk, count, path):
                     return
+                if split:
+                    # A few odd lines (a traceback) should not send 4 MiB line by line: only their pieces go.
+                    for piece in _pieces(chunk, PIECE):
+                        self._block(piece, _line_count(piece), path, split=False)
+                    return
         self._slow(chunk, path)
 
     def _fast(self, chunk, count, path):
         """Count a block wholly inside the window by level tokens; False (nothing counted) when its lines are
-        not all in the service's own format."""
-        levels = dict((level, chunk.count(token)) for level, token in TOKENS.items())
+        not all in the service's own format. Three passes over the bytes: newlines (by the caller), INFO (most
+        lines) and one regex for the other levels, which also gives the error lines' places."""
+        levels = dict.fromkeys(_log_lines.LEVELS, 0)
+        levels['INFO'] = chunk.count(TOKENS['INFO'])
+        errors = []
+        for match in OTHER_LEVELS_RE.finditer(chunk):
+            level = LEVEL_NAMES[match.group(1)]
+            levels[level] += 1
+            if level in ('ERROR', 'CRITICAL'):
+                errors.append(chunk.rfind(b'\n', 0, match.start()) + 1)
+        odd = []
         if sum(levels.values()) != count:
-            return False
+            # Lines that do not start with a digit (a traceback, a blank line) have no prefix: take them apart.
+            odd = [match.start() + 1 for match in ODD_LINE_RE.finditer(chunk)]
+            if chunk[:1] not in DIGITS:
+                odd.insert(0, 0)
+            if sum(levels.values()) + len(odd) != count:
+                return False
         found = []
-        for start in _line_starts(chunk, self.query):
+        for start in errors if self.query.name == 'errors' else _line_starts(chunk, self.query):
             record = _log_lines.parse_line(_line_at(chunk, start))
             if record is None:
                 return False
@@ -205,9 +246,11 @@ class Search(object):
                 found.append(record)
         for level, number in levels.items():
             self.levels[level] += number
-        self.totals['in_window'] += count
+        self.totals['in_window'] += count - len(odd)
         for record in found:
             self._match(record, path)
+        if odd:
+            self._slow(b''.join(_line_at(chunk, start) for start in odd), path)
         return True
 
     def _slow(self, chunk, path):

@@ -20,7 +20,7 @@ import zstandard
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 from ansible_collections.inventory_enterprise.ops.plugins.modules import log_search
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _log_lines
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _log_lines, _log_search
 
 DAY = '2026-11-28'
 WINDOW = dict(window='since', since=DAY + 'T00:00:00Z', until=DAY + 'T23:59:59.999Z')
@@ -62,8 +62,9 @@ def _search(capsys, tmp_path, check_mode=False, **args):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Blocks of 4 KiB, so a few hundred lines cross many block edges, in and out of the fast path."""
+    """Blocks of 4 KiB cut in pieces of 512 bytes, so a few hundred lines cross many block edges, in and out of the fast path."""
     monkeypatch.setattr(_log_lines, 'CHUNK', 4096)
+    monkeypatch.setattr(_log_search, 'PIECE', 512)
 
 
 @pytest.mark.parametrize('compression', [None, 'gzip', 'zstd'])
