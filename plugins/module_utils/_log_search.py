@@ -76,7 +76,7 @@ def window_bounds(window, since=None, until=None, now=None):
     """(since, until) aware datetimes of a window; since is None for `all`. `today` starts at the host's
     local midnight, as the service's file of the day does."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    end = _parse_moment(until, 'until') if until else now
+    end = _parse_moment(until, 'end') if until else now
     if window == 'today':
         local = now.astimezone()
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -89,7 +89,7 @@ def window_bounds(window, since=None, until=None, now=None):
     else:
         start = None
     if start is not None and start > end:
-        raise SearchError('the window starts (%s) after it ends (%s): check since and until' % (start, end))
+        raise SearchError('the window starts (%s) after it ends (%s): check since and end' % (start, end))
     return start, end
 
 

@@ -50,9 +50,9 @@ options:
     default: errors
   window:
     description:
-      - V(today) - from the host's local midnight until now (or O(until)).
-      - V(last_hour) - the hour before now (or before O(until)).
-      - V(since) - from O(since) until now (or O(until)).
+      - V(today) - from the host's local midnight until now (or O(end)).
+      - V(last_hour) - the hour before now (or before O(end)).
+      - V(since) - from O(since) until now (or O(end)).
       - V(all) - every line of every file found.
     type: str
     choices: [today, last_hour, since, all]
@@ -62,8 +62,10 @@ options:
       - Start of the window for O(window=since), ISO-8601 (C(2026-11-28), C(2026-11-28T13:00:00Z),
         C(2026-11-28T14:00:00+01:00)); without a zone, the host's local time.
     type: str
-  until:
-    description: End of the window, ISO-8601 like O(since). Default now.
+  end:
+    description:
+      - End of the window (included), ISO-8601 like O(since). Default now.
+      - Not named C(until), which ansible-lint takes for the task keyword.
     type: str
   user:
     description: The user whose lines O(query=user) finds, as the lines name it (C(user_id: admin) is V(admin)).
@@ -275,7 +277,7 @@ def argument_spec():
         query=dict(type='str', choices=list(_log_search.QUERIES), default='errors'),
         window=dict(type='str', choices=list(_log_search.WINDOWS), default='today'),
         since=dict(type='str'),
-        until=dict(type='str'),
+        end=dict(type='str'),
         user=dict(type='str'),
         threshold_ms=dict(type='float', default=500),
         classes=dict(type='list', elements='str', choices=list(_log_lines.CLASSES)),
@@ -326,7 +328,7 @@ def run_module(module):
                          % (params['top'], params['samples']), **base)
     try:
         base['log_dir'] = log_dir_of(params)
-        since, until = _log_search.window_bounds(params['window'], params['since'], params['until'])
+        since, until = _log_search.window_bounds(params['window'], params['since'], params['end'])
         query = _log_search.Query(params['query'], params['user'], params['threshold_ms'])
     except (_envfile.EnvFileError, _log_search.SearchError) as exc:
         module.fail_json(msg=str(exc), **base)

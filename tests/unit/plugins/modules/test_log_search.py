@@ -23,7 +23,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.modules import log_sea
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _log_lines, _log_search
 
 DAY = '2026-11-28'
-WINDOW = dict(window='since', since=DAY + 'T00:00:00Z', until=DAY + 'T23:59:59.999Z')
+WINDOW = dict(window='since', since=DAY + 'T00:00:00Z', end=DAY + 'T23:59:59.999Z')
 
 
 def _write(path, lines, compression=None):
@@ -150,9 +150,9 @@ def test_auth_events_and_failed_backups(capsys, tmp_path):
 def test_window_edges_inside_blocks(capsys, tmp_path, small_chunks):
     _write(str(tmp_path / 'logs' / ('application-%s.log' % DAY)), _app_lines())
     # 00:30:00 to 00:59:59.999: lines 180..359, errors at 207 and 307 and the backup failure at 300
-    result = _search(capsys, tmp_path, window='since', since=DAY + 'T00:30:00Z', until=DAY + 'T00:59:59.999Z')
+    result = _search(capsys, tmp_path, window='since', since=DAY + 'T00:30:00Z', end=DAY + 'T00:59:59.999Z')
     assert result['lines_in_window'] == 180 and result['matched'] == 3
-    hour = _search(capsys, tmp_path, window='last_hour', until=DAY + 'T01:00:00+01:00')
+    hour = _search(capsys, tmp_path, window='last_hour', end=DAY + 'T01:00:00+01:00')
     assert hour['window'] == dict(since='2026-11-27T23:00:00.000Z', until=DAY + 'T00:00:00.000Z')
     assert hour['lines_in_window'] == 1  # the line stamped 00:00:00.000
 
@@ -186,7 +186,7 @@ def test_corrupt_archive_is_reported_not_fatal(capsys, tmp_path):
     (dict(query='user'), 'query is user but all of the following are missing: user'),
     (dict(window='since'), 'window is since but all of the following are missing: since'),
     (dict(window='since', since='yesterday'), "since='yesterday' is not an ISO-8601 date or time"),
-    (dict(window='since', since='2026-11-28', until='2026-11-01'), 'the window starts'),
+    (dict(window='since', since='2026-11-28', end='2026-11-01'), 'the window starts'),
     (dict(top=0), 'top must be at least 1'),
     (dict(log_dir='/nonexistent/logs'), 'the log directory /nonexistent/logs does not exist'),
 ])
