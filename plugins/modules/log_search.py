@@ -41,7 +41,7 @@ options:
     description:
       - V(errors) - lines of level C(ERROR) or C(CRITICAL) (the guide's C(grep ERROR)).
       - V(auth) - lines naming C(auth) (logins that succeeded or failed, rejected tokens).
-      - V(user) - lines naming the user O(user) (C(user_id: <user>), C(user=<user>) or C(username=<user>)).
+      - "V(user) - lines naming the user O(user) (C(user_id: <user>), C(user=<user>) or C(username=<user>))."
       - V(slow) - lines carrying a duration (C(duration=950ms), C(duration=1.5s)) of at least O(threshold_ms).
       - V(backup_failed) - lines matching C(backup.*failed), case-insensitive (the guide's grep).
       - V(all) - every line of the window (counts by level and message; parses each line, so slower).
@@ -68,7 +68,8 @@ options:
       - Not named C(until), which ansible-lint takes for the task keyword.
     type: str
   user:
-    description: The user whose lines O(query=user) finds, as the lines name it (C(user_id: admin) is V(admin)).
+    description:
+      - "The user whose lines O(query=user) finds, as the lines name it (C(user_id: admin) is V(admin))."
     type: str
   threshold_ms:
     description: Shortest duration, in milliseconds, that O(query=slow) reports.
@@ -308,8 +309,8 @@ def log_dir_of(params):
 def summary_line(params, result):
     window = params['window'] if params['window'] != 'since' else 'since %s' % params['since']
     what = params['query'] if params['query'] != 'user' else 'user %s' % params['user']
-    text = '%s %s: %d matches in %d lines (%d files)' % (what, window, result['matched'], result['lines_in_window'],
-                                                          len(result['files']))
+    text = '%s %s: %d matches in %d lines (%d files)' % (
+        what, window, result['matched'], result['lines_in_window'], len(result['files']))
     if result['messages']:
         top = result['messages'][0]
         text += ', top: %s %s (%d)' % (top['level'], top['message'][:120], top['count'])
