@@ -324,5 +324,4 @@ def iter_lines(path, compression=None):
     """Every line of a log file as bytes, streamed."""
     with open_log(path, compression) as stream:
         for chunk in iter_chunks(stream):
-            for line in chunk.splitlines(True):
-                yield line
+            yield from chunk.splitlines(True)
