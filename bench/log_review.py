@@ -122,7 +122,7 @@ def run(variant, workdir):
         json.dump({"found": found, "max_rss_kib": peak}, handle)
 
 
-def main(repeats=3):
+def main(repeats=int(os.environ.get("BENCH_REPEATS", 3))):
     workdir = tempfile.mkdtemp(prefix="log_review.", dir=os.environ.get("BENCH_TMPDIR"))
     python, me = sys.executable, os.path.abspath(__file__)
     try:
