@@ -109,7 +109,9 @@ class RequestMiddleware:
         self.service.metrics.http_duration.labels(
             method=scope["method"], route=template, status_code=str(code)).observe(elapsed)
         log = self.service.logs.application.error if code >= 500 else self.service.logs.application.info
-        log("%s %s %d duration=%dms", scope["method"], scope["path"], code, round(elapsed * 1000))
+        user = scope.get("state", {}).get("user_id")
+        suffix = " user_id: %s" % user if user else ""
+        log("%s %s %d duration=%dms%s", scope["method"], scope["path"], code, round(elapsed * 1000), suffix)
 
 
 class Login(BaseModel):
@@ -166,9 +168,14 @@ def current_user(request: Request) -> str:
         reason = "missing"
     else:
         try:
-            return auth.verify_token(service.settings, token.strip())
+            user = auth.verify_token(service.settings, token.strip())
         except auth.InvalidToken as exc:
             reason = str(exc)
+        else:
+            # Read back by RequestMiddleware (request.state is the ASGI scope's "state"): the request line
+            # names its user, as the guide's `grep "user_id: ..."` expects.
+            request.state.user_id = _loggable(user)
+            return user
     service.logs.security.warning("auth token rejected reason=%s ip=%s path=%s",
                                   reason, _client_ip(request), request.url.path)
     raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})

@@ -237,14 +237,15 @@ def register(app, service, current_user):
                                    compression=body.compression)
         except (OSError, sqlite3.Error) as exc:
             log.error("backup failed: %s", exc)
-            service.logs.application.error("backup failed user=%s: %s", user, exc)
+            service.logs.application.error("backup failed user_id: %s error: %s", user, exc)
             raise HTTPException(500, "backup failed: %s" % exc) from None
         finally:
             _RUNNING.release()
         elapsed = time.monotonic() - started
         log.info("backup completed name=%s size=%d sha256=%s user=%s duration=%.3fs", result["name"],
                  result["size"], result["archive_sha256"], user, elapsed)
-        service.logs.application.info("backup completed name=%s size=%d", result["name"], result["size"])
+        service.logs.application.info("backup completed name=%s size=%d user_id: %s", result["name"], result["size"],
+                                      user)
         return result
 
     return create

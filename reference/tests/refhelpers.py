@@ -69,3 +69,17 @@ class LiveServer:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+def wait_for_log(path, pattern, timeout=10.0):
+    """The text of a log file once `pattern` (a regex, multiline) is in it: a request's line is written after its
+    response is sent, so a test reading the file right after the response must wait for it."""
+    import re
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if re.search(pattern, text, re.M):
+            return text
+        time.sleep(0.02)
+    raise AssertionError("%s has no line matching %r after %ss:\n%s" % (path, pattern, timeout, text[-2000:]))

@@ -8,7 +8,7 @@ import jwt
 import pytest
 import requests
 
-from refhelpers import PASSWORD, SECRET, add_items, make_settings
+from refhelpers import PASSWORD, SECRET, add_items, make_settings, wait_for_log
 from inventory_service import db
 
 COUNT = {"count_date": "2026-11-20", "location": "main",
@@ -250,8 +250,11 @@ def test_log_files_and_formats(server, settings):
     today = datetime.date.today().isoformat()
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
-    application = (settings.log_dir / ("application-%s.log" % today)).read_text()
+    # an authenticated request names its user; a rejected token names none
+    application = wait_for_log(settings.log_dir / ("application-%s.log" % today),
+                               r"^%s INFO POST /api/inventory/counts 201 duration=\d+ms user_id: admin$" % stamp)
     assert re.search(r"^%s INFO GET /api/inventory/list 200 duration=\d+ms$" % stamp, application, re.M)
+    assert re.search(r"^%s INFO POST /api/inventory/counts 401 duration=\d+ms$" % stamp, application, re.M)
     security = (settings.log_dir / ("security-%s.log" % today)).read_text()
     assert re.search(r"^%s INFO auth login success username=admin ip=127\.0\.0\.1$" % stamp, security, re.M)
     assert re.search(r"^%s WARNING auth login failed username=admin ip=127\.0\.0\.1$" % stamp, security, re.M)

@@ -12,7 +12,7 @@ import threading
 
 import requests
 
-from refhelpers import PASSWORD, add_items, make_settings
+from refhelpers import PASSWORD, add_items, make_settings, wait_for_log
 
 
 def _members(path):
@@ -87,6 +87,9 @@ def test_backup_endpoint(tmp_path, serve):
     assert manifest["transaction_log"]["lines"] == len(logged)
     log_file = settings.log_dir / ("backup-%s.log" % datetime.date.today().isoformat())
     assert "backup completed name=%s" % result["name"] in log_file.read_text()
+    application = wait_for_log(settings.log_dir / ("application-%s.log" % datetime.date.today().isoformat()),
+                               r"INFO POST /api/backup/create 201 duration=\d+ms user_id: admin$")
+    assert "INFO backup completed name=%s size=%d user_id: admin\n" % (result["name"], result["size"]) in application
 
 
 def test_backup_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
@@ -117,3 +120,20 @@ def test_backup_never_replaces_an_archive_that_appeared_meanwhile(tmp_path):
     with open(lock.final, "rb") as handle:
         assert handle.read() == b"the other archive"
     assert [n for n in os.listdir(dest) if n.startswith(".")] == []
+
+
+def test_failed_backup_is_logged_for_the_guides_grep(tmp_path, serve):
+    """`grep "backup.*failed" logs/application-*.log` finds it, with the user who asked."""
+    settings = make_settings(tmp_path / "home")
+    add_items(settings, "A1")
+    server = serve(settings)
+    # the service made its backup directory at start; a file in its place makes the next backup fail
+    os.rmdir(settings.backup_dir)
+    settings.backup_dir.write_text("a file where the backup directory should be\n")
+    answer = requests.post(server.url + "/api/backup/create", headers={"Authorization": "Bearer " + _token(server.url)},
+                           timeout=30)
+    assert answer.status_code == 500, answer.text
+    application = wait_for_log(settings.log_dir / ("application-%s.log" % datetime.date.today().isoformat()),
+                               r"ERROR POST /api/backup/create 500 duration=\d+ms user_id: admin$")
+    failed = [line for line in application.splitlines() if " ERROR backup failed " in line]
+    assert len(failed) == 1 and " user_id: admin error: " in failed[0], application
