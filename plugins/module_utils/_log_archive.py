@@ -294,7 +294,11 @@ def finish(item, month):
         raise LogArchiveError('%s is listed in %s but missing; the original %s is kept. Restore the archive from '
                               'the backup server, or remove its line from the manifest, and run again'
                               % (item['dest'], os.path.join(month.path, MANIFEST), item['src']))
-    digest, size = decompressed_sha256(item['dest'])
+    try:
+        digest, size = decompressed_sha256(item['dest'])
+    except LogArchiveError as exc:
+        raise LogArchiveError('%s. The original %s is kept; move the archive aside (or restore it from the backup '
+                              'server) and run again' % (exc, item['src']))
     if digest != expected or original != expected:
         raise LogArchiveError('%s does not match: manifest %s, archive content %s, original %s. The original %s is '
                               'kept; move the archive aside (or restore it from the backup server) and run again'
