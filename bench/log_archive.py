@@ -58,20 +58,23 @@ def body_pool(rng, size=60000):
     return pool
 
 
-def generate(log_dir, rng):
+def generate(log_dir, rng, variants=6):
     """Daily files of the three classes, TOTAL bytes in all; modification times set to the log's date (the
-    guide's -mtime works on them). Returns {name: sha256}."""
+    guide's -mtime works on them). Each class has a few distinct days of lines that its files take in turn with
+    their own date (each file is compressed alone, so the repetition across files helps neither way).
+    Returns {name: sha256}."""
     os.makedirs(log_dir)
     pool, today, digests = body_pool(rng), datetime.date.today(), {}
     for cls, (share, ages) in CLASSES.items():
-        per_file = int(TOTAL * share / len(ages))
-        lines = per_file // 75
-        tods = ["%02d:%02d:%02d.%03dZ " % (s // 3600, s // 60 % 60, s % 60, ms) for s, ms in
-                ((i * 86400 // lines, rng.randrange(1000)) for i in range(lines))]
-        for age in ages:
+        lines = int(TOTAL * share / len(ages)) // 87
+        days = []
+        for _ in range(variants):
+            stamps = ("DATE-PLACET%02d:%02d:%02d.%03dZ " % (s // 3600, s // 60 % 60, s % 60, rng.randrange(1000))
+                      for s in (i * 86400 // lines for i in range(lines)))
+            days.append(("\n".join(stamp + body for stamp, body in zip(stamps, rng.choices(pool, k=lines))) + "\n").encode())
+        for number, age in enumerate(ages):
             day = today - datetime.timedelta(days=age)
-            prefix = day.isoformat() + "T"
-            data = ("\n".join(prefix + tod + body for tod, body in zip(tods, rng.choices(pool, k=lines))) + "\n").encode()
+            data = days[number % variants].replace(b"DATE-PLACE", day.isoformat().encode())
             name = "%s-%s.log" % (cls, day.isoformat())
             with open(os.path.join(log_dir, name), "wb") as handle:
                 handle.write(data)

@@ -17,7 +17,7 @@ description:
   - The guide's monthly log archival with the retention of its "Log Rotation" section per log class. The guide's
     script archives logs "older than 90 days" while application logs are kept only 14 days, so as written it would
     archive nothing but security and audit logs. Here every class has its own hot retention
-    (O(hot_retention_days)): a file C(<class>-YYYY-MM-DD.log) of O(log_dir) older than that is archived.
+    (O(hot_retention_days)); a file C(<class>-YYYY-MM-DD.log) of O(log_dir) older than that is archived.
   - A file is compressed with zstd to C(<archive_dir>/logs/YYYY-MM/<class>-YYYY-MM-DD.log.zst) (the month of
     the log's date), decompressed and hashed, and only when that gives the original's SHA-256 is the original removed.
     C(MANIFEST.sha256) in the month directory lists the SHA-256 of each original, C(ARCHIVES.sha256) that of each
