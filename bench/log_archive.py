@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -138,34 +139,41 @@ def main():
         print("generated %d files, %.2f GiB, in %.0fs" % (len(digests), total / 2.0 ** 30, time.monotonic() - started))
         variants = {"log_archive (zstd, verified)": (run_ours, ".zst"), "guide find|gzip + mv": (run_guide, ".gz")}
         times, sizes = dict((label, []) for label in variants), {}
+        cpu = dict((label, []) for label in variants)
         for _ in range(REPEATS):
             for label, (run, suffix) in variants.items():
                 work = os.path.join(base, "work")
                 shutil.copytree(os.path.join(base, "template"), os.path.join(work, "logs"))
                 subprocess.run(["sync"], check=True)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 elapsed, _verified = run(work)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 times[label].append(elapsed)
+                cpu[label].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 sizes[label] = check_archives(work, digests, suffix)
                 shutil.rmtree(work)
-        report_results(times, sizes, total)
+        report_results(times, sizes, total, cpu)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def report_results(times, sizes, total):
+def report_results(times, sizes, total, cpu):
     ours, guide = list(times)
     summary = dict((label, {"min": min(runs), "median": statistics.median(runs), "runs": runs}) for label, runs in times.items())
     report = {"benchmark": "log archival of %.1f GiB of daily logs" % (total / 2.0 ** 30), "repeats": REPEATS,
               "results": summary, "ours": ours, "baseline": guide,
               "ratio": summary[guide]["median"] / summary[ours]["median"],
               "ratios": {ours: summary[guide]["median"] / summary[ours]["median"]},
-              "archive_bytes": sizes, "original_bytes": total, "cores": os.cpu_count(),
+              "archive_bytes": sizes, "cpu_seconds": cpu, "load_average": os.getloadavg()[0], "original_bytes": total,
+              "cores": os.cpu_count(),
               "notes": "every archive of both checked: decompressed, SHA-256 equal to the original",
               "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     print_report(report)
     print("  archive bytes: %s %d (%.1f%%), %s %d (%.1f%%); zstd/gzip %.3f" % (
         ours, sizes[ours], 100.0 * sizes[ours] / total, guide, sizes[guide], 100.0 * sizes[guide] / total,
         float(sizes[ours]) / sizes[guide]))
+    print("  CPU seconds (user+sys, median): %s %.1f, %s %.1f; load average %.1f" % (
+        ours, statistics.median(cpu[ours]), guide, statistics.median(cpu[guide]), os.getloadavg()[0]))
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "a") as handle:
         handle.write(json.dumps(report) + "\n")

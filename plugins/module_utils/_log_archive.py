@@ -189,8 +189,8 @@ def compress(src, dest, level, threads):
             raise LogArchiveError('the archive written for %s decompresses to other content (SHA-256 %s, %d bytes; '
                                   'original %s, %d bytes): was the file written to meanwhile? It is kept; run again'
                                   % (src, digest, size, original.hexdigest(), st.st_size))
+        # Durable with the directory fsync of the manifest written after it, in the same directory.
         os.rename(tmp, dest)
-        _files.fsync_dir(os.path.dirname(dest))
     except BaseException:
         _files.remove_path(tmp)
         raise
@@ -307,22 +307,28 @@ def finish(item, month):
     return dict(item, size=size, compressed_size=os.path.getsize(item['dest']), sha256=digest, resumed=True)
 
 
-def record(result, months, root):
-    """Steps 4 and 5 for one verified archive: manifest entry, then removal of the original."""
-    name = os.path.basename(result['src'])
-    month = months.setdefault(result['month'], Month(root, result['month']))
-    month.archives[name + '.zst'] = result.pop('archive_sha256')
-    month.manifest[name] = result['sha256']
-    month.save()
-    remove_original(result['src'])
-    result['resumed'] = False
-    return result
+def record(results, months, root):
+    """Steps 4 and 5 for verified archives: manifest entries of each month (one write per month), then removal
+    of the originals (one fsync of each log directory): a batch costs a few fsyncs, not several per file."""
+    for result in results:
+        name = os.path.basename(result['src'])
+        month = months.setdefault(result['month'], Month(root, result['month']))
+        month.archives[name + '.zst'] = result.pop('archive_sha256')
+        month.manifest[name] = result['sha256']
+        result['resumed'] = False
+    for month_name in sorted(set(result['month'] for result in results)):
+        months[month_name].save()
+    for result in results:
+        os.unlink(result['src'])
+    for directory in sorted(set(os.path.dirname(result['src']) for result in results)):
+        _files.fsync_dir(directory)
+    return results
 
 
-def archive_all(items, months, root, level, workers):
-    """Compress in parallel; record each archive as soon as it is verified, in the main thread.
+def archive_all(items, months, root, level, workers, batch=16):
+    """Compress in parallel; record verified archives in batches as they complete, in the main thread.
     Returns (records of the archived files, the first failure or None): what was done is reported either way."""
-    done, failure = [], None
+    done, pending, failure = [], [], None
     # Fewer files than workers (a month of one class): zstd's own threads use the idle cores.
     threads = 0 if len(items) >= workers else -1
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -334,9 +340,20 @@ def archive_all(items, months, root, level, workers):
                 _files.fsync_dir(os.path.dirname(directory))
             _files.remove_path(item['dest'])  # an archive without manifest entry: unfinished, done again
             futures[pool.submit(compress, item['src'], item['dest'], level, threads)] = item
+        remaining = len(futures)
         for future in concurrent.futures.as_completed(futures):
+            remaining -= 1
             try:
-                done.append(record(dict(futures[future], **future.result()), months, root))
+                pending.append(dict(futures[future], **future.result()))
+                if len(pending) >= batch or not remaining:
+                    ready, pending = pending, []
+                    done.extend(record(ready, months, root))
+            except (LogArchiveError, OSError) as exc:
+                failure = failure or exc
+        if pending:
+            ready, pending = pending, []
+            try:
+                done.extend(record(ready, months, root))
             except (LogArchiveError, OSError) as exc:
                 failure = failure or exc
     return done, failure

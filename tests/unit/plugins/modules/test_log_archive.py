@@ -15,6 +15,7 @@ import datetime
 import os
 
 import pytest
+import zstandard
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.log_files import (
     archive_path,
@@ -134,7 +135,6 @@ def test_corrupt_archive_stops_with_a_clear_error_and_keeps_the_original(logs, c
     elif damage == 'garbage':
         data = data[:20] + b'\xff' * 64 + data[84:]
     else:
-        import zstandard
         data = zstandard.ZstdCompressor().compress(b'not the log\n')
     with open(archive, 'wb') as handle:
         handle.write(data)
