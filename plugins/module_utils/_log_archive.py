@@ -14,10 +14,11 @@ A log file ``<class>-YYYY-MM-DD.log`` whose date is past its class's hot retenti
 
     1. compress to .<name>.log.zst.partial-<pid>, hashing the original as it is read; fsync
     2. decompress the partial file and hash it: it must give the original's SHA-256
-    3. rename to <name>.log.zst; fsync the directory
+    3. rename to <name>.log.zst
     4. ARCHIVES.sha256 (SHA-256 of each .zst) then MANIFEST.sha256 (SHA-256 of each original), each written to a
-       partial name, fsynced and renamed: the manifest entry is what makes an archive finished
+       partial name, fsynced and renamed, the directory fsynced: the manifest entry makes an archive finished
     5. remove the original; fsync the log directory
+    (4 and 5 for a batch of verified archives at a time)
 
 A run killed anywhere leaves the original, or a finished archive (and maybe the original too). The next run
 removes partial files of dead runs, re-does archives that exist without a manifest entry, and for an original
