@@ -260,3 +260,18 @@ def test_configure_playbook_passes_syntax_check():
                           capture_output=True, text=True, env=pb.ansible_env(ANSIBLE_STDOUT_CALLBACK="default"),
                           cwd=ROOT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schedule_doc_has_one_row_per_entry_agreeing_with_the_data():
+    with open(os.path.join(ROOT, "docs", "schedule.md")) as handle:
+        rows = [line for line in handle.read().splitlines() if line.startswith("| ") and line.count(" | ") == 3]
+    for job in JOBS:
+        found = [row for row in rows if row.startswith("| %s |" % job["guide"])]
+        assert len(found) == 1, job["guide"]
+        guide, playbook, template, cron = found[0].strip("| ").split(" | ")
+        assert playbook.startswith(("`%s`" if job["available"] else "%s") % job["playbook"]), found[0]
+        assert all("`%s`" % tag for tag in job["tags"]) and all(tag in playbook for tag in job["tags"]), found[0]
+        assert job["name"] in template and (job["available"] or "not yet" in template), found[0]
+        if job["schedule"]:
+            fields = job["schedule"]
+            assert "`%(minute)s %(hour)s %(day)s %(month)s %(weekday)s`" % fields in cron, found[0]
