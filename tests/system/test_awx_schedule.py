@@ -197,9 +197,7 @@ def configure_tasks():
 def render(value, variables):
     """Render a string the way Ansible would for the variables of vars/awx.yml (plain Jinja2, repeated)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    for _ in range(5):
-        if not isinstance(value, str) or "{{" not in value:
-            return value
+    while isinstance(value, str) and "{{" in value:
         value = env.from_string(value).render(**variables)
     return value
 
