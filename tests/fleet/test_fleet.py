@@ -10,6 +10,7 @@ import time
 import requests
 
 from tests.fleet.conftest import ROOT, lab
+from tests.support import runner
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "lab"))
 import lab as lab_module  # noqa: E402  pylint: disable=wrong-import-position,import-error
@@ -37,14 +38,38 @@ def test_site_deploys_every_app_server_and_the_standby(deployed_fleet):
     assert deployed_fleet.first_deploy.stats.keys() >= set(deployed_fleet.app_servers + ["standby1"])
 
 
-def test_morning_checks_of_the_fleet_in_one_run_with_one_summary(deployed_fleet):
-    run = deployed_fleet.play("playbooks/daily.yml", tags="daily_operations_morning", extra_vars=MORNING)
-    assert run.rc == 0, run
+def test_morning_checks_of_the_fleet_in_one_run_with_one_summary(deployed_fleet, tmp_path):
+    """The 'Morning health checks' job template, launched through ansible-runner as AWX launches it."""
+    run = runner.run_template("Morning health checks", deployed_fleet.inventory, tmp_path, extra_vars=MORNING)
+    assert run.status == "successful" and run.rc == 0, run
+    assert {"Run the morning health checks", "Summarise the morning checks of every host in the play"} <= set(run.task_names())
     lines = summary_lines(run)
     assert lines[0].startswith("Morning checks of 3 host(s)")
     assert lines[-1] == "All hosts passed."
     for host in deployed_fleet.app_servers + ["standby1"]:
         assert any(line.strip().startswith(host + ": ok") for line in lines), lines
+
+
+def test_morning_template_fails_naming_the_app_server_whose_service_is_down(deployed_fleet, tmp_path):
+    """The failure path of the 'Morning health checks' template under ansible-runner: the job ends `failed`,
+    only the host whose service is down fails, and the summary names it."""
+    app1, app2 = deployed_fleet.app_servers[:2]
+    stop = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"}, limit=app1)
+    assert stop.rc == 0, stop
+    try:
+        run = runner.run_template("Morning health checks", deployed_fleet.inventory, tmp_path, extra_vars=MORNING)
+    finally:
+        start = deployed_fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "started"},
+                                    limit=app1)
+    assert start.rc == 0, start
+    assert run.status == "failed" and run.rc != 0, run
+    assert run.failed_hosts() == [app1]
+    assert run.failed_tasks() == [(app1, "Fail the hosts whose morning checks failed")]
+    assert run.stats[app2].get("failures", 0) == 0
+    lines = summary_lines(run)
+    assert any(line.strip().startswith(app1 + ": FAILED") and "health" in line for line in lines), lines
+    assert lines[-1] == "1 host(s) failed: %s" % app1
+    assert app1 in run.task_results("Fail the hosts whose morning checks failed")[app1]["msg"]
 
 
 def test_rolling_redeploy_keeps_an_app_server_healthy(deployed_fleet):

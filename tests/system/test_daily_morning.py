@@ -1,5 +1,6 @@
 """playbooks/daily.yml (morning) against a deployed service: passes, then fails naming host and checks.
-The midday cache warming (--tags midday) too, checked with redis-py and the service's X-Cache answers."""
+The midday cache warming (--tags midday) too, checked with redis-py and the service's X-Cache answers.
+Some runs launch the AWX job templates (playbooks/vars/schedule.yml) through ansible-runner, as AWX does."""
 import datetime
 import os
 import re
@@ -7,6 +8,8 @@ import time
 
 import redis
 import requests
+
+from tests.support import runner
 
 
 def morning_result(run, host):
@@ -56,16 +59,18 @@ def test_missing_backup_fails_the_backup_check(deployment):
     assert result["failed_checks"] == ["backup"]
 
 
-def test_stopped_service_fails_with_host_and_checks_named(deployment):
+def test_stopped_service_fails_with_host_and_checks_named(deployment, tmp_path):
+    """The 'Morning health checks' template under ansible-runner: the job ends `failed`, its summary names the host."""
     deployment.control("stopped")
     try:
-        run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning",
-                              extra_vars={"daily_operations_morning_checks": ["health", "metrics", "disk"]})
+        run = runner.run_template("Morning health checks", deployment.inventory, tmp_path,
+                                  extra_vars={"daily_operations_morning_checks": ["health", "metrics", "disk"]})
     finally:
         deployment.control("started")
-    assert run.rc != 0
+    assert run.status == "failed" and run.rc != 0, run
+    assert run.failed_hosts() == [deployment.host]
+    assert run.failed_tasks() == [(deployment.host, "Fail the hosts whose morning checks failed")]
     failure = run.task_results("Fail the hosts whose morning checks failed")[deployment.host]
-    assert failure["failed"] is True
     assert deployment.host in failure["msg"]
     assert "health" in failure["msg"] and "metrics" in failure["msg"]
     summary = run.task_results("Summarise the morning checks of every host in the play")
@@ -97,20 +102,25 @@ def test_report_only_never_fails(deployment):
     assert morning_result(run, deployment.host)["ok"] is False
 
 
-def test_nightly_backup_then_every_morning_check_passes(deployment):
-    """nightly_backup.yml (2 AM) gives the morning's backup check (9 AM) a fresh verified archive, and writes its
-    metrics textfile (read with prometheus_client's own parser)."""
+def test_nightly_backup_then_every_morning_check_passes(deployment, tmp_path):
+    """The 'Nightly backup' template (01:30) gives the 'Morning health checks' template (9 AM) a fresh verified
+    archive; both launched through ansible-runner with the template's tags and extra vars, as AWX launches them.
+    The backup writes its metrics textfile (read with prometheus_client's own parser)."""
     before = time.time()
-    nightly = deployment.play("playbooks/nightly_backup.yml")
-    assert nightly.rc == 0, nightly
+    nightly = runner.run_template("Nightly backup", deployment.inventory, tmp_path / "nightly")
+    assert nightly.status == "successful" and nightly.rc == 0, nightly
+    assert {"Write a backup archive", "Verify the newest archive"} <= set(nightly.task_names())
     written = nightly.task_results("Write a backup archive")[deployment.host]
     assert written["changed"] and written["verification"]["integrity_check"] == "ok"
     backup = textfile(deployment, "inventory_backup.prom")
     assert backup[("inventory_backup_last_outcome", ())] == 1
     assert backup[("inventory_backup_size_bytes", ())] == os.path.getsize(written["backup"]["path"])
     assert before <= backup[("inventory_backup_last_success_timestamp_seconds", ())] <= time.time()
-    run = deployment.play("playbooks/daily.yml", tags="daily_operations_morning")
-    assert run.rc == 0, run
+    run = runner.run_template("Morning health checks", deployment.inventory, tmp_path / "morning")
+    assert run.status == "successful" and run.rc == 0, run
+    assert {"Run the morning health checks", "Summarise the morning checks of every host in the play"} <= set(run.task_names())
+    # The tags of the template, nothing else: the AI model phases of daily.yml stay out.
+    assert not [name for name in run.task_names() if "forecasting" in name or "consumption" in name]
     result = morning_result(run, deployment.host)
     assert result["ok"] is True and "backup" in [check["name"] for check in result["checks"]]
 
