@@ -9,13 +9,36 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19 (the suite also runs the units under the oldest one supported)
+    patch_module_args = None
 
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.return_docs import check_result
+
+
+@contextlib.contextmanager
+def module_args(args):
+    """The arguments AnsibleModule reads: ansible-core's own helper where it has one (2.19 and later), otherwise
+    the serialized arguments older versions read from basic._ANSIBLE_ARGS."""
+    if patch_module_args is not None:
+        with patch_module_args(args):
+            yield
+        return
+    saved = basic._ANSIBLE_ARGS
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+    try:
+        yield
+    finally:
+        basic._ANSIBLE_ARGS = saved
 
 
 def run_module(module, args, capsys, check_mode=False, diff=False, keep_raw=False):
@@ -25,7 +48,7 @@ def run_module(module, args, capsys, check_mode=False, diff=False, keep_raw=Fals
         args = dict(args, _ansible_check_mode=True)
     if diff:
         args = dict(args, _ansible_diff=True)
-    with patch_module_args(args):
+    with module_args(args):
         with pytest.raises(SystemExit) as exc:
             module.main()
     out = capsys.readouterr().out
