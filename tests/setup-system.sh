@@ -18,6 +18,8 @@ command -v ps >/dev/null || need+=(procps)
 # ansible-test sanity runs shellcheck on the project's shell scripts when it is installed.
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql postgresql-contrib)
+# Tests that read metrics through Prometheus start private instances of Debian's binary.
+command -v prometheus >/dev/null || need+=(prometheus)
 
 if ((${#need[@]})); then
   echo "setup-system: installing ${need[*]}"
