@@ -3,6 +3,10 @@ import re
 
 import requests
 
+# The performance entry point of the role, on this module's deployment (see the module's docstring).
+from tests.system.performance_report_case import (  # noqa: F401  pylint: disable=unused-import
+    test_report_p95_per_route_agrees_with_the_latencies_measured_here)
+
 
 def morning_result(run, host):
     """The report of `host` from its health_check run, which reports the one host it checked in `hosts`."""
