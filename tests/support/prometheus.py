@@ -1,5 +1,6 @@
 """A private Prometheus (Debian's binary) on a free port scraping given targets every second, and exporters
 serving histograms whose bucket counts a test sets exactly, so the quantile Prometheus must answer is known."""
+import bisect
 import json
 import os
 import shutil
@@ -127,8 +128,26 @@ class KnownMetrics:
                 yield gauge
 
 
+class Bucketed:
+    """Observations already counted per bucket (not cumulative; the last count is +Inf's), for exporters that
+    serve a lot of traffic without keeping every observation (bench/performance_report.py)."""
+
+    def __init__(self, bounds):
+        self.bounds, self.counts, self.sum = tuple(bounds), [0] * (len(bounds) + 1), 0.0
+
+    def observe(self, value):
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+
 def _buckets(observations, bounds):
-    """(cumulative [(le, count)], sum) of a list of observed seconds."""
+    """(cumulative [(le, count)], sum) of a list of observed seconds, or of a Bucketed."""
+    if isinstance(observations, Bucketed):
+        running, counts = 0, []
+        for le, count in zip([("%g" % bound) for bound in bounds] + ["+Inf"], observations.counts):
+            running += count
+            counts.append((le, float(running)))
+        return counts, observations.sum
     counts = [(("%g" % bound), float(sum(1 for value in observations if value <= bound))) for bound in bounds]
     counts.append(("+Inf", float(len(observations))))
     return counts, sum(observations)
@@ -153,7 +172,10 @@ class Exporter:
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the scraper gave up (timeout): nothing to answer
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -169,3 +169,19 @@ def test_check_mode_reports_the_same(fleet, capsys):
 def test_options_are_checked_before_any_query(args, message, capsys):
     failed, result = run(dict(args, prometheus_url='http://127.0.0.1:%d' % closed_port()), capsys)
     assert failed and message in result['msg']
+
+
+def test_latency_figures_are_what_prometheus_histogram_quantile_answers(fleet, capsys):
+    """The API latency buckets are asked once and the quantiles derived from them: each figure must be what the
+    PromQL shown in its `query` answers from Prometheus itself."""
+    prometheus = fleet['prometheus']
+    dummy, result = run(dict(prometheus_url=prometheus.url, checks=['api_latency', 'route_latency']), capsys)
+    fleet_check = by_name(result['checks'])['api_latency']
+    assert [ms(value) for dummy, value in prometheus.query(fleet_check['query'])] == [fleet_check['value']]
+    by_route = dict((labels['route'], ms(value)) for labels, value in prometheus.query(
+        by_name(result['checks'])['route_latency']['query']))
+    assert by_route == by_name(result['checks'])['route_latency']['value']
+    for row in result['instances']:
+        check = by_name(row['checks'])['api_latency']
+        answered = dict((labels['instance'], ms(value)) for labels, value in prometheus.query(check['query']))
+        assert answered[row['instance']] == check['value']
