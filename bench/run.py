@@ -5,10 +5,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import ai_accuracy, backup, fleet_morning, morning_checks, offsite_encryption, parity, retrain, vacuum  # noqa: E402
+from bench import performance_report  # noqa: E402
 
 BENCHMARKS = {"morning": morning_checks.main, "fleet": fleet_morning.main, "backup": backup.main,
               "vacuum": vacuum.main, "parity": parity.main,
-              "offsite": offsite_encryption.main, "retrain": retrain.main, "ai_accuracy": ai_accuracy.main}
+              "offsite": offsite_encryption.main, "retrain": retrain.main, "ai_accuracy": ai_accuracy.main,
+              "performance": performance_report.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):
