@@ -77,3 +77,23 @@ def summarize_file(path, top=10):
     """summarize() of a log file; raises OSError with the file's name when it cannot be read."""
     with open(path, errors='replace') as handle:
         return summarize(read_entries(handle), top)
+
+
+def slow_query_report(path, top):
+    """The module's postgres_slow_queries: the summary with a verdict (ok, no_data, error) and a message; None
+    without a path."""
+    if not path:
+        return None
+    try:
+        summary = summarize_file(path, top)
+    except (IOError, OSError) as exc:
+        return dict(path=path, verdict='error', count=0, total_ms=0.0, max_ms=None, max_statement=None,
+                    top_statements=[], message='cannot read the PostgreSQL log %s: %s; check postgres_log_path and '
+                                               'that the module may read it' % (path, exc.strerror or exc))
+    if not summary['count']:
+        message = ('no duration: lines in %s: is log_min_duration_statement set (not -1) and is this the file '
+                   'PostgreSQL logs to?' % path)
+        return dict(summary, path=path, verdict='no_data', message=message)
+    return dict(summary, path=path, verdict='ok',
+                message='%d statements logged with their duration in %s, %s ms in total, longest %s ms'
+                        % (summary['count'], path, summary['total_ms'], summary['max_ms']))

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api as promql
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
 
 OK = 'ok'
@@ -35,6 +35,12 @@ CHECK_NAMES = ('targets_up', 'api_latency', 'route_latency', 'db_latency', 'erro
                'cache_keys', 'cache_memory', 'process_memory')
 # Checks with one row per instance; route_latency is per route across the fleet instead.
 INSTANCE_CHECKS = tuple(name for name in CHECK_NAMES if name != 'route_latency')
+
+# Defaults of the module's metric_names and label_names: what the reference service exports.
+METRIC_NAMES = dict(http_duration='http_request_duration_seconds', db_duration='db_query_duration_seconds',
+                    cache_hits='cache_hits_total', cache_misses='cache_misses_total', cache_keys='cache_keys',
+                    cache_memory='cache_memory_bytes', process_memory='process_resident_memory_bytes')
+LABEL_NAMES = dict(route='route', status='status_code', instance='instance')
 
 GB = 1000.0 ** 3
 MAX_PARALLEL_QUERIES = 8
@@ -67,28 +73,28 @@ class ReportSpec(object):
         self.labels = params['label_names']
         self.window = params['window']
         self.quantile = params['quantile']
-        self.selector = promql.matchers(job=params['job'], instances=params['instances'],
+        self.selector = _prometheus_api.matchers(job=params['job'], instances=params['instances'],
                                         instance_label=self.labels['instance'], extra=params['selector'])
 
     def query(self, name, by=()):
         metric, window, sel = self.metric, self.window, self.selector
         if name == 'targets_up':
-            return promql.gauge_query('up', sel, by or (self.labels['instance'],), aggregate='min')
+            return _prometheus_api.gauge_query('up', sel, by or (self.labels['instance'],), aggregate='min')
         if name in ('api_latency', 'route_latency'):
             by = tuple(by) + ((self.labels['route'],) if name == 'route_latency' else ())
-            return promql.quantile_query(metric['http_duration'], self.quantile, window, sel, by)
+            return _prometheus_api.quantile_query(metric['http_duration'], self.quantile, window, sel, by)
         if name == 'db_latency':
-            return promql.quantile_query(metric['db_duration'], self.quantile, window, sel, by)
+            return _prometheus_api.quantile_query(metric['db_duration'], self.quantile, window, sel, by)
         if name == 'error_rate':
-            return promql.ratio_query(metric['http_duration'] + '_count', '%s=~"5.."' % self.labels['status'],
+            return _prometheus_api.ratio_query(metric['http_duration'] + '_count', '%s=~"5.."' % self.labels['status'],
                                       window, sel, by)
         if name == 'cache_hit_rate':
-            return promql.hit_rate_query(metric['cache_hits'], metric['cache_misses'], window, sel, by)
-        return promql.gauge_query(metric[name], sel, by, aggregate='max')
+            return _prometheus_api.hit_rate_query(metric['cache_hits'], metric['cache_misses'], window, sel, by)
+        return _prometheus_api.gauge_query(metric[name], sel, by, aggregate='max')
 
     def latency_buckets_query(self):
         by = (self.labels['instance'], self.labels['route'])
-        return promql.buckets_query(self.metric['http_duration'], self.window, self.selector, by)
+        return _prometheus_api.buckets_query(self.metric['http_duration'], self.window, self.selector, by)
 
     def threshold(self, name):
         option = UNITS[name][2]
@@ -103,7 +109,7 @@ def run_queries(client, queries):
     def ask(item):
         try:
             return item[0], client.query(item[1])
-        except promql.PrometheusError as exc:
+        except _prometheus_api.PrometheusError as exc:
             return item[0], exc
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_QUERIES, max(1, len(queries)))) as executor:
         return dict(executor.map(ask, queries))
@@ -117,7 +123,8 @@ def verdict_for(spec, name, value, query, subject):
     if name == 'targets_up':
         down = value < 1
         return check_result(name, FAILED if down else OK, query, value, 1,
-                            '%s: %s' % (subject, 'Prometheus cannot scrape it (up == 0)' if down else 'scraped (up == 1)'))
+                            '%s: %s' % (subject, 'Prometheus cannot scrape it (up == 0)' if down
+                                        else 'scraped (up == 1)'))
     if threshold is None:
         return check_result(name, OK, query, value, None, '%s: %s (no target set with %s)' % (subject, shown, option))
     over = value > threshold if upper else value < threshold
@@ -153,7 +160,7 @@ def missing(spec, name, query, outcome, subject):
 
 
 def to_unit(name, value):
-    if not promql.is_number(value):
+    if not _prometheus_api.is_number(value):
         return None
     return round(value * UNITS[name][1], 3 if UNITS[name][0] == 'GB' else 2)
 
@@ -306,5 +313,5 @@ def latency_outcomes(spec, keys, buckets):
             continue
         labels = {('fleet', 'api_latency'): (), ('instance', 'api_latency'): (spec.labels['instance'],),
                   ('fleet', 'route_latency'): (spec.labels['route'],)}[key]
-        outcomes[key] = promql.quantiles_by(spec.quantile, buckets, labels)
+        outcomes[key] = _prometheus_api.quantiles_by(spec.quantile, buckets, labels)
     return outcomes

@@ -341,21 +341,17 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api as promql
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres_slowlog import summarize_file
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._postgres_slowlog import slow_query_report
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus_report import (
     CHECK_NAMES,
+    LABEL_NAMES,
+    METRIC_NAMES,
     OK,
     ReportSpec,
     build_report,
     summarize,
 )
-
-METRIC_NAMES = dict(http_duration='http_request_duration_seconds', db_duration='db_query_duration_seconds',
-                    cache_hits='cache_hits_total', cache_misses='cache_misses_total', cache_keys='cache_keys',
-                    cache_memory='cache_memory_bytes', process_memory='process_resident_memory_bytes')
-LABEL_NAMES = dict(route='route', status='status_code', instance='instance')
-
 
 def argument_spec():
     return dict(
@@ -397,7 +393,7 @@ def validate(module):
     params = module.params
     if not 0 < params['quantile'] < 1:
         module.fail_json(msg='quantile must be between 0 and 1 (exclusive), got %s' % params['quantile'])
-    if not promql.DURATION.match(params['window']):
+    if not _prometheus_api.DURATION.match(params['window']):
         module.fail_json(msg='window must be a Prometheus duration such as 5m or 30s, got %r' % params['window'])
     if params['prometheus_timeout'] <= 0:
         module.fail_json(msg='prometheus_timeout must be greater than 0, got %s' % params['prometheus_timeout'])
@@ -405,37 +401,18 @@ def validate(module):
         if params[name] < 1:
             module.fail_json(msg='%s must be at least 1, got %s' % (name, params[name]))
     for option in ('label_names', 'metric_names'):
-        bad = sorted('%s=%r' % item for item in params[option].items() if not promql.LABEL_NAME.match(item[1]))
+        bad = sorted('%s=%r' % item for item in params[option].items() if not _prometheus_api.LABEL_NAME.match(item[1]))
         if bad:
             module.fail_json(msg='%s must be Prometheus names ([a-zA-Z_][a-zA-Z0-9_]*): %s' % (option, ', '.join(bad)))
-
-
-def slow_queries(params):
-    path = params['postgres_log_path']
-    if not path:
-        return None
-    try:
-        summary = summarize_file(path, params['postgres_top_statements'])
-    except (IOError, OSError) as exc:
-        return dict(path=path, verdict='error', count=0, total_ms=0.0, max_ms=None, max_statement=None,
-                    top_statements=[], message='cannot read the PostgreSQL log %s: %s; check postgres_log_path and '
-                                               'that the module may read it' % (path, exc.strerror or exc))
-    if not summary['count']:
-        message = ('no duration: lines in %s: is log_min_duration_statement set (not -1) and is this the file '
-                   'PostgreSQL logs to?' % path)
-        return dict(summary, path=path, verdict='no_data', message=message)
-    return dict(summary, path=path, verdict=OK,
-                message='%d statements logged with their duration in %s, %s ms in total, longest %s ms'
-                        % (summary['count'], path, summary['total_ms'], summary['max_ms']))
 
 
 def run_module(module):
     validate(module)
     params = module.params
-    client = promql.PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
+    client = _prometheus_api.PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
                                      validate_certs=params['validate_certs'], token=params['prometheus_token'])
     report = build_report(client, ReportSpec(params), params['checks'], params['by_instance'], params['slowest_count'])
-    postgres = slow_queries(params)
+    postgres = slow_query_report(params['postgres_log_path'], params['postgres_top_statements'])
     failed_checks = [check['name'] for check in report['checks'] if check['verdict'] != OK]
     verdicts = [check['verdict'] for check in report['checks']] + ([postgres['verdict']] if postgres else [])
     result = dict(report, changed=False, failed_checks=failed_checks, postgres_slow_queries=postgres,
