@@ -15,14 +15,14 @@ short_description: Report API, database and cache performance of the service fro
 version_added: 0.1.0
 description:
   - The "Performance Monitoring" section of the operations guide, read from a Prometheus server's HTTP API
-    (C(/api/v1/query)): p95 API latency overall and per route, the slowest routes, p95 database latency, the share
+    (C(/api/v1/query)) - p95 API latency overall and per route, the slowest routes, p95 database latency, the share
     of 5xx answers, the cache hit rate, cache keys and memory, and the service's resident memory, each against
     its target.
   - Quantiles are computed over buckets summed by C(le) first, C(histogram_quantile(0.95, sum by (le)
     (rate(http_request_duration_seconds_bucket[5m])))), and C(sum by (le, route)) per route. The guide's queries
     leave the C(sum by (le)) out and so return one quantile per series (per route, method, status and instance),
     not one for the service; C(topk) over those ranks series, not routes.
-  - One report covers a fleet: the queries are scoped by O(job), O(instances) and O(selector), and every per-instance
+  - One report covers a fleet. The queries are scoped by O(job), O(instances) and O(selector), and every per-instance
     row comes from the same query grouped C(by (instance)), so 20 hosts cost the same handful of queries as one.
   - A Prometheus that is down, a refused query, or a query without data gives that check the verdict V(error) or
     V(no_data) with the query and the reason, never a zero. The module fails only for the verdicts in O(fail_on).
