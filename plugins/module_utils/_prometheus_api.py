@@ -57,7 +57,7 @@ def _reason(exc, url):
         # Prometheus's own words: bad_data for a query it cannot parse, timeout, execution...
         return 'Prometheus at %s refused the query (%s): %s' % (url, body.get('errorType'), excerpt(body.get('error')))
     # ApiClient's hints speak of the service's api_url; here the address is prometheus_url.
-    return '%s; check that Prometheus runs there (prometheus_url)' % str(exc).split('; ')[0]
+    return '%s; check that Prometheus runs there (prometheus_url)' % str(exc).split('; ', maxsplit=1)[0]
 
 
 def parse_data(data, url):

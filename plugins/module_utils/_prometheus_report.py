@@ -74,7 +74,7 @@ class ReportSpec(object):
         self.window = params['window']
         self.quantile = params['quantile']
         self.selector = _prometheus_api.matchers(job=params['job'], instances=params['instances'],
-                                        instance_label=self.labels['instance'], extra=params['selector'])
+                                                 instance_label=self.labels['instance'], extra=params['selector'])
 
     def query(self, name, by=()):
         metric, window, sel = self.metric, self.window, self.selector
@@ -86,8 +86,8 @@ class ReportSpec(object):
         if name == 'db_latency':
             return _prometheus_api.quantile_query(metric['db_duration'], self.quantile, window, sel, by)
         if name == 'error_rate':
-            return _prometheus_api.ratio_query(metric['http_duration'] + '_count', '%s=~"5.."' % self.labels['status'],
-                                      window, sel, by)
+            return _prometheus_api.ratio_query(metric['http_duration'] + '_count',
+                                               '%s=~"5.."' % self.labels['status'], window, sel, by)
         if name == 'cache_hit_rate':
             return _prometheus_api.hit_rate_query(metric['cache_hits'], metric['cache_misses'], window, sel, by)
         return _prometheus_api.gauge_query(metric[name], sel, by, aggregate='max')

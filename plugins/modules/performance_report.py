@@ -353,6 +353,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._promethe
     summarize,
 )
 
+
 def argument_spec():
     return dict(
         prometheus_url=dict(type='str', default='http://localhost:9090'),
@@ -410,7 +411,8 @@ def run_module(module):
     validate(module)
     params = module.params
     client = _prometheus_api.PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
-                                     validate_certs=params['validate_certs'], token=params['prometheus_token'])
+                                              validate_certs=params['validate_certs'],
+                                              token=params['prometheus_token'])
     report = build_report(client, ReportSpec(params), params['checks'], params['by_instance'], params['slowest_count'])
     postgres = slow_query_report(params['postgres_log_path'], params['postgres_top_statements'])
     failed_checks = [check['name'] for check in report['checks'] if check['verdict'] != OK]
