@@ -30,7 +30,7 @@ description:
     C(log_min_duration_statement) writes) from O(postgres_log_path) on the host the module runs on.
   - Read-only; never changes anything.
 author:
-  - Inventory Enterprise operations team
+  - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
   - inventory_enterprise.ops.attributes
 attributes:
@@ -371,12 +371,13 @@ def argument_spec():
         db_p95_max_ms=dict(type='float'),
         max_error_rate=dict(type='float'),
         min_cache_hit_rate=dict(type='float', default=85.0),
-        max_cache_keys=dict(type='float', default=100000.0),
+        max_cache_keys=dict(type='float', default=100000.0, no_log=False),
         max_cache_memory_gb=dict(type='float', default=1.8),
         max_process_memory_gb=dict(type='float', default=2.0),
         slowest_count=dict(type='int', default=10),
         metric_names=dict(type='dict', default={}, apply_defaults=True, options=dict(
-            (key, dict(type='str', default=value)) for key, value in METRIC_NAMES.items())),
+            # no_log=False: cache_keys names a metric, not a key that opens anything.
+            (key, dict(type='str', default=value, no_log=False)) for key, value in METRIC_NAMES.items())),
         label_names=dict(type='dict', default={}, apply_defaults=True, options=dict(
             (key, dict(type='str', default=value)) for key, value in LABEL_NAMES.items())),
         postgres_log_path=dict(type='path'),
