@@ -55,7 +55,8 @@ class PrometheusServer:
 
     def get(self, path):
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            # Generous: on a machine busy with other suites a query over thousands of series can take seconds.
+            with urllib.request.urlopen(self.url + path, timeout=30) as resp:
                 return resp.read()
         except OSError:
             return None

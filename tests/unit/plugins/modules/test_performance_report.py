@@ -65,7 +65,7 @@ def ms(seconds):
 
 
 def exact(value):
-    return pytest.approx(value, abs=0.01)
+    return pytest.approx(value, abs=0.0101)
 
 
 def test_fleet_report_has_the_quantiles_rates_and_verdicts(fleet, capsys):
@@ -173,15 +173,16 @@ def test_options_are_checked_before_any_query(args, message, capsys):
 
 def test_latency_figures_are_what_prometheus_histogram_quantile_answers(fleet, capsys):
     """The API latency buckets are asked once and the quantiles derived from them: each figure must be what the
-    PromQL shown in its `query` answers from Prometheus itself."""
+    PromQL shown in its `query` answers from Prometheus itself (to the reported 0.01 ms: both round a sum of
+    rates added in another order, and 240.625 ms may round either way)."""
     prometheus = fleet['prometheus']
     dummy, result = run(dict(prometheus_url=prometheus.url, checks=['api_latency', 'route_latency']), capsys)
     fleet_check = by_name(result['checks'])['api_latency']
-    assert [ms(value) for dummy, value in prometheus.query(fleet_check['query'])] == [fleet_check['value']]
-    by_route = dict((labels['route'], ms(value)) for labels, value in prometheus.query(
-        by_name(result['checks'])['route_latency']['query']))
-    assert by_route == by_name(result['checks'])['route_latency']['value']
+    assert [ms(value) for dummy, value in prometheus.query(fleet_check['query'])] == [exact(fleet_check['value'])]
+    route_check = by_name(result['checks'])['route_latency']
+    by_route = dict((labels['route'], ms(value)) for labels, value in prometheus.query(route_check['query']))
+    assert by_route == dict((route, exact(value)) for route, value in route_check['value'].items())
     for row in result['instances']:
         check = by_name(row['checks'])['api_latency']
         answered = dict((labels['instance'], ms(value)) for labels, value in prometheus.query(check['query']))
-        assert answered[row['instance']] == check['value']
+        assert answered[row['instance']] == exact(check['value'])
