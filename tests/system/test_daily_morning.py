@@ -10,6 +10,9 @@ import redis
 import requests
 
 from tests.support import runner
+# The performance entry point of the role, on this module's deployment (see the module's docstring).
+from tests.system.performance_report_case import (  # noqa: F401  pylint: disable=unused-import
+    test_report_p95_per_route_agrees_with_the_latencies_measured_here)
 
 
 def morning_result(run, host):
