@@ -9,9 +9,9 @@
 
 """The service's daily log files (<LOG_DIR>/<channel>-<local date>.log): today's error lines, counted and grouped.
 
-A line is `2026-11-28T13:00:00.123Z ERROR <message>` (the reference service's logs.py; the backup module's log
-lines have the same shape). Errors are grouped by their message with the numbers masked, so `timeout after
-1203 ms` and `timeout after 998 ms` count as one kind of error.
+Lines are parsed by _log_lines (the one parser of the service's log format) and errors grouped by
+_log_search's normalised message (numbers, addresses and ids masked), so `timeout after 1203 ms` and `timeout
+after 998 ms` count as one kind of error, as in the log_search module.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,25 +20,20 @@ __metaclass__ = type
 import datetime
 import io
 import os
-import re
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._log_lines import parse_line
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._log_search import normalise
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
 
-LINE_RE = re.compile(r'^(?P<time>\d{4}-\d{2}-\d{2}T\S+) (?P<level>[A-Z]+) (?P<message>.*)$')
 ERROR_LEVELS = ('ERROR', 'CRITICAL')
 # Long messages (tracebacks joined with ' | ') are cut for the report; the count covers them all the same.
 MESSAGE_LIMIT = 300
-_NUMBER = re.compile(r'\d+(\.\d+)?')
 
 
 def daily_log_path(log_dir, channel, date=None):
     """<log_dir>/<channel>-<YYYY-MM-DD>.log for `date`, by default today in the host's local time (the service
     switches files on the local date)."""
     return os.path.join(log_dir, '%s-%s.log' % (channel, (date or datetime.date.today()).isoformat()))
-
-
-def error_kind(message):
-    return _NUMBER.sub('N', message)
 
 
 def summarize_errors(path, top=5):
@@ -51,13 +46,12 @@ def summarize_errors(path, top=5):
     with io.open(path, 'r', encoding='utf-8', errors='replace') as handle:
         for line in handle:
             summary['lines'] += 1
-            match = LINE_RE.match(line.rstrip('\n'))
-            if not match or match.group('level') not in ERROR_LEVELS:
+            record = parse_line(line.rstrip('\n'))
+            if record is None or record.level not in ERROR_LEVELS:
                 continue
             summary['count'] += 1
-            message = match.group('message')
-            kind = kinds.setdefault(error_kind(message), dict(count=0, first_seen=match.group('time')))
-            kind.update(count=kind['count'] + 1, last_seen=match.group('time'), message=message)
+            kind = kinds.setdefault(normalise(record.message), dict(count=0, first_seen=record.stamp))
+            kind.update(count=kind['count'] + 1, last_seen=record.stamp, message=record.message)
     ranked = sorted(kinds.items(), key=lambda item: (-item[1]['count'], item[1]['first_seen']))
     summary['top'] = [dict(kind=printable(name[:MESSAGE_LIMIT]), message=printable(entry['message'][:MESSAGE_LIMIT]),
                            count=entry['count'], first_seen=entry['first_seen'], last_seen=entry['last_seen'])

@@ -65,7 +65,7 @@ def test_all_pass_and_errors_are_grouped_by_kind(home, api, capsys):
     errors = by_name(result, 'errors')['value']
     assert errors['count'] == 3 and errors['lines'] == 5
     assert [(k['kind'], k['count']) for k in errors['top']] == [
-        ('anomaly_list failed: timeout after N ms', 2), ('unhandled exception GET /x: KeyError: N', 1)]
+        ('anomaly_list failed: timeout after <n> ms', 2), ('unhandled exception GET /x: KeyError: <n>', 1)]
     assert errors['top'][0]['message'] == 'anomaly_list failed: timeout after 998 ms'
     assert by_name(result, 'cache')['reading'] == 'hit rate 90.0% of 85.0%'
     assert by_name(result, 'anomalies')['value']['total'] == 1
