@@ -254,6 +254,8 @@ def test_end_of_day_fails_the_host_naming_the_check(deployment):
     assert failure["msg"].startswith("End-of-day checks failed on %s: cache (cache hit rate " % deployment.host), failure
     lines = next(iter(run.task_results("Summarise the end-of-day checks of every host in the play").values()))["msg"]
     assert lines[-1] == "1 host(s) failed: %s" % deployment.host, lines
+
+
 def midday_summary(run):
     return next(iter(run.task_results("Summarise the midday cache warming of every host in the play").values()))["msg"]
 

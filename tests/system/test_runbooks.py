@@ -124,6 +124,8 @@ def test_high_memory_restarts_over_the_limit_caps_redis_and_escalates(deployment
         assert "maxmemory 67108864 bytes" in lines[2] and "set:" not in lines[2], lines
     finally:
         private.close()
+
+
 def env_value(home, key):
     with open(os.path.join(home, ".env")) as handle:
         return next((line.split("=", 1)[1].strip() for line in handle if line.startswith(key + "=")), None)
