@@ -9,6 +9,7 @@ that something the suite should have provided (a PostgreSQL or Redis server, a t
 suite that passes by skipping has not tested anything.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -201,6 +202,52 @@ STAGES = {
 }
 
 
+# The stages on the lab run beside the others, in a second process: the lab's hosts listen on their own loopback
+# addresses (127.0.0.2 and up) and keep their files under build/lab, the other stages use free ports of 127.0.0.1
+# and their own directories, so they share nothing but the 2 cores, and each has long waits (SSH round trips,
+# services starting) that the other fills. SUITE_SERIAL=1 runs every stage one after another.
+LAB_LANE = ("lab", "molecule")
+
+
+def start_lab_lane(names):
+    """The lab's stages in a child run_suite.py, its output in build/results/lab-lane.log."""
+    log_path, result_path = os.path.join(RESULTS, "lab-lane.log"), os.path.join(RESULTS, "lab-lane.json")
+    if os.path.exists(result_path):
+        os.remove(result_path)
+    log = open(log_path, "w")
+    print("\n==> stages %s beside the others (log: %s)" % (", ".join(names), log_path), flush=True)
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--lane-result", result_path] + list(names),
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return proc, log, log_path, result_path
+
+
+def finish_lab_lane(lane, names):
+    """Wait for the lab's stages, print their output, and return their stage results."""
+    proc, log, log_path, result_path = lane
+    code = proc.wait()
+    log.close()
+    print("\n==> output of the stages %s (%s)" % (", ".join(names), log_path), flush=True)
+    with open(log_path) as handle:
+        sys.stdout.write(handle.read())
+    if not os.path.exists(result_path):
+        return [dict(name=name, ok=False, passed=0, failed=1, skipped=0, seconds=0.0, unexpected=[])
+                for name in names] if code else []
+    with open(result_path) as handle:
+        return json.load(handle)
+
+
+def run_stage(name):
+    started = time.monotonic()
+    code, counts = STAGES[name]()
+    seconds = time.monotonic() - started
+    ok, stage_passed, stage_failed, allowed, unexpected = judge_stage(name, code, counts)
+    print("<== stage %s" % stage_line(name, ok, stage_passed, stage_failed, len(allowed), seconds), flush=True)
+    for test, reason in unexpected:
+        print("    unexpected skip: %s (%s)" % (test, reason), flush=True)
+    return dict(name=name, ok=ok, passed=stage_passed, failed=stage_failed, skipped=len(allowed), seconds=seconds,
+                unexpected=[list(item) for item in unexpected])
+
+
 def judge_stage(name, code, counts, expected=None):
     """The stage's verdict: (ok, passed, failed, expected skips, unexpected skips).
 
@@ -232,32 +279,34 @@ def closing_line(passed, failed, skipped):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stages", nargs="*", metavar="STAGE", help="any of: %s (default: all)" % ", ".join(STAGES))
+    parser.add_argument("--lane-result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [name for name in args.stages if name not in STAGES]
     if unknown:
         parser.error("unknown stage(s): %s" % ", ".join(unknown))
     os.makedirs(RESULTS, exist_ok=True)
-    passed = failed = skipped = 0
-    rows, unexpected_skips = [], []
     suite_started = time.monotonic()
-    for name in args.stages or list(STAGES):
-        started = time.monotonic()
-        code, counts = STAGES[name]()
-        seconds = time.monotonic() - started
-        ok, stage_passed, stage_failed, allowed, unexpected = judge_stage(name, code, counts)
-        print("<== stage %s" % stage_line(name, ok, stage_passed, stage_failed, len(allowed), seconds), flush=True)
-        for test, reason in unexpected:
-            print("    unexpected skip: %s (%s)" % (test, reason), flush=True)
-        passed += stage_passed
-        failed += stage_failed
-        skipped += len(allowed)
-        rows.append(table_row(name, "ok" if ok else "FAILED", stage_passed, stage_failed, len(allowed),
-                              "%.0fs" % seconds))
-        unexpected_skips += [(name, test, reason) for test, reason in unexpected]
+    names = args.stages or list(STAGES)
+    beside = [name for name in names if name in LAB_LANE]
+    if args.lane_result or os.environ.get("SUITE_SERIAL") == "1" or len(beside) == len(names):
+        beside = []
+    lane = start_lab_lane(beside) if beside else None
+    results = [run_stage(name) for name in names if name not in beside]
+    if lane:
+        results += finish_lab_lane(lane, beside)
+    if args.lane_result:
+        with open(args.lane_result, "w") as handle:
+            json.dump(results, handle)
+    passed = sum(result["passed"] for result in results)
+    failed = sum(result["failed"] for result in results)
+    skipped = sum(result["skipped"] for result in results)
     print("\nStages:")
     print(table_row("stage", "result", "passed", "failed", "skipped", "time"))
-    print("\n".join(rows))
+    for result in results:
+        print(table_row(result["name"], "ok" if result["ok"] else "FAILED", result["passed"], result["failed"],
+                        result["skipped"], "%.0fs" % result["seconds"]))
     print(table_row("total", "", passed, failed, skipped, "%.0fs" % (time.monotonic() - suite_started)))
+    unexpected_skips = [(result["name"], test, reason) for result in results for test, reason in result["unexpected"]]
     if unexpected_skips:
         print("\nSkipped, and not in EXPECTED_SKIPS of tests/run_suite.py (each counted as failed):")
         for name, test, reason in unexpected_skips:
