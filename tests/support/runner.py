@@ -49,7 +49,8 @@ class RunnerResult:
     def task_results(self, task_name):
         """Per-host results of every task whose name is task_name (role tasks without their role prefix)."""
         return {event["event_data"]["host"]: event["event_data"]["res"] for event in self.events
-                if event["event"] in HOST_EVENTS and event["event_data"].get("task", "").split(" : ")[-1] == task_name}
+                if event["event"] in HOST_EVENTS and "res" in event["event_data"]
+                and event["event_data"].get("task", "").split(" : ")[-1] == task_name}
 
     def failed_tasks(self):
         """(host, task) of every failed task: ansible-runner says so by the event, not in the result."""
