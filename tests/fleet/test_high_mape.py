@@ -40,13 +40,22 @@ def flagged_host(deployed_fleet):
     """app2 with two years of demo history and its top items trained the way that gets them flagged."""
     fleet = deployed_fleet
     host = fleet.app_servers[-1]
+    database = "%s/data/enterprise_inventory.db" % HOME
+    # The molecule scenarios that follow on the same lab expect app2's database as the deployment left it.
+    ssh(host, "sqlite3 %s \".backup /tmp/before-high-mape.db\"" % database)
     ssh(host, "runuser -u inventory -- %s/venv/bin/inventory-service seed --env-file %s/.env --items 12 --days 730 "
               "--end-date %s --reset" % (HOME, HOME, END))
     run = fleet.play("playbooks/weekly.yml", tags="ai_models_install,ai_models_retrain", limit=host, extra_vars=dict(
         ai_models_retrain_top=ITEMS, ai_models_retrain_training_days=730, ai_models_retrain_model_type="prophet",
         ai_models_retrain_holidays=""))
     assert run.rc == 0, run
-    return fleet, host
+    yield fleet, host
+    stop = fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"}, limit=host)
+    assert stop.rc == 0, stop
+    ssh(host, "chown --reference={db} /tmp/before-high-mape.db && chmod --reference={db} /tmp/before-high-mape.db && "
+              "mv /tmp/before-high-mape.db {db} && rm -f {db}-wal {db}-shm".format(db=database))
+    start = fleet.play("playbooks/service_control.yml", extra_vars={"service_state": "started"}, limit=host)
+    assert start.rc == 0, start
 
 
 def test_high_mape_runbook_retrains_the_flagged_models_and_reports_before_and_after(flagged_host, tmp_path):
