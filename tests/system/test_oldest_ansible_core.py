@@ -39,6 +39,13 @@ UNIT_FILES = [
     "tests/unit/plugins/modules/test_sqlite_info.py",
     "tests/unit/plugins/modules/test_sqlite_maintenance.py",
     "tests/unit/plugins/action/test_disk_usage_df.py",
+    "tests/unit/plugins/modules/test_cache_modules.py",
+    "tests/unit/plugins/modules/test_end_of_day_check.py",
+    "tests/unit/plugins/modules/test_log_archive.py",
+    "tests/unit/plugins/modules/test_log_search.py",
+    "tests/unit/plugins/modules/test_performance_report.py",
+    "tests/unit/plugins/modules/test_procedure_metrics.py",
+    "tests/unit/plugins/modules/test_redis_memory.py",
 ]
 TESTS_PER_FILE = 2
 
