@@ -181,10 +181,9 @@ def check_ports(review, expected, port, proc_root):
         public = [address for address in addresses if not _tcp_listeners.is_loopback(address)]
         if public:
             counts['public'] += 1
-            review.add('ports', 'port_unexpected_public', 'medium', 'TCP port %d listens on %s%s but is not '
-                       'expected: close it, or add it to expected_ports' % (number, ', '.join(public),
-                                                                          _holders(found, owners)),
-                       'tcp/%d' % number, value=number)
+            summary = 'TCP port %d listens on %s%s but is not expected: close it, or add it to expected_ports' % (
+                number, ', '.join(public), _holders(found, owners))
+            review.add('ports', 'port_unexpected_public', 'medium', summary, 'tcp/%d' % number, value=number)
         else:
             counts['loopback'] += 1
             review.add('ports', 'port_unexpected_loopback', 'info', 'TCP port %d listens on loopback only (%s)%s; '

@@ -135,10 +135,10 @@ def write_etc(root, passwd='', groups=()):
         handle.write('root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n'
                      'inventory:x:998:998:Inventory Enterprise service:/opt/inventory-enterprise:/usr/sbin/nologin\n'
                      + passwd)
-    names = set(line.split(':')[0] for line in groups)
+    names = set(line.split(':', 1)[0] for line in groups)
+    stock = [line for line in STOCK_GROUPS if line.split(':', 1)[0] not in names]
     with open(os.path.join(str(root), 'group'), 'w') as handle:
-        handle.write(''.join(line + '\n' for line in [g for g in STOCK_GROUPS if g.split(':')[0] not in names]
-                             + list(groups)))
+        handle.write(''.join(line + '\n' for line in stock + list(groups)))
 
 
 def params(home, **overrides):
@@ -488,8 +488,8 @@ def test_local_archives_are_plaintext_by_design_unless_required(home, proc, etc,
 
 ACCOUNT_CASES = [
     # (passwd lines, group lines, [(finding id, severity, subject)]); the service user is daemon
-    ('toor:x:0:0::/root:/bin/sh\n', [], [('os_uid0_account', 'high', 'user toor'),
-                                          ('os_admin_group_member', 'info', 'user toor')]),
+    ('toor:x:0:0::/root:/bin/sh\n', [],
+     [('os_uid0_account', 'high', 'user toor'), ('os_admin_group_member', 'info', 'user toor')]),
     ('alice:x:1000:1000::/home/alice:/bin/bash\n', ['sudo:x:27:alice'], [('os_admin_group_member', 'info', 'user alice')]),
     ('bob:x:1001:10::/home/bob:/bin/bash\n', [], [('os_admin_group_member', 'info', 'user bob')]),  # primary: wheel
     ('', ['sudo:x:27:daemon'], [('os_admin_group_member', 'high', 'user daemon')]),
