@@ -303,14 +303,14 @@ def _reap(pid):
         pass
 
 
-def spawn(command, cwd, env, log, preexec_fn=None):
+def spawn(command, cwd, env, log, preexec_fn=None, umask=-1):
     """Start `command` detached: new session, stdin from /dev/null, stdout and stderr to the
-    binary file object `log`, every other descriptor closed. Returns the Popen object."""
+    binary file object `log`, every other descriptor closed, with `umask` (-1: inherited). Returns the Popen object."""
     try:
         with open(os.devnull, "rb") as devnull:
             return subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-                close_fds=True, start_new_session=True, preexec_fn=preexec_fn)
+                close_fds=True, start_new_session=True, preexec_fn=preexec_fn, umask=umask)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProcessError(str(exc))
 

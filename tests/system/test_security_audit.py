@@ -37,11 +37,11 @@ def test_the_deployment_as_deployed_then_with_a_readable_env(deployment):
     # The service's port is expected; the only finding about it is that the tests run the service as root.
     assert [f["id"] for f in result["findings"] if f["subject"] == "tcp/" + port] == ["service_runs_as_root"]
     assert not SECRET_FINDINGS & set(by_id)
-    # What the role writes (.env 0600, data/, logs/, backups/ 0750) and the backup module's archive (0600) and
-    # records pass. The database is 0644: the service creates it, and the pidfile manager (app_process), unlike the
-    # systemd unit (UMask=0027), starts it with the default umask; data/ (0750) keeps other users out, so it is low.
+    # What the role writes (.env 0600, data/, logs/, backups/ 0750), the database and logs the service creates
+    # (the pidfile manager starts it with umask 0027, as the systemd unit does) and the backup module's archive
+    # (0600) and records all pass.
     file_findings = [f for f in result["findings"] if f["subject"].startswith(deployment.home)]
-    assert [(f["id"], f["severity"]) for f in file_findings] == [("database_world_readable", "low")]
+    assert file_findings == []
 
     env_file = os.path.join(deployment.home, ".env")
     mode = stat.S_IMODE(os.stat(env_file).st_mode)
