@@ -73,14 +73,14 @@ def test_decision_rule(changes, decision, finding_ids):
     assert outcome['decision'] == decision
     assert sorted(f['id'] for f in outcome['findings']) == finding_ids
     for found in outcome['findings']:
-        assert found['severity'] == ('high' if found['id'].endswith('_over_limit') and found['id'] != 'database_size_over_limit'
-                                     else 'medium')
+        rate_over = found['id'].endswith('_over_limit') and found['id'] != 'database_size_over_limit'
+        assert found['severity'] == ('high' if rate_over else 'medium')
         assert found['value'] == figures[found['subject']]
     # the reasons carry the figures, tripped ones first
     if finding_ids:
         assert 'limit' in outcome['reasons'][0]
     if changes.get('busy_errors_per_day') == 1.5:
-        assert outcome["reasons"][0].startswith('busy errors ("database is locked") per day 1.50 over the limit 1')
+        assert outcome['reasons'][0].startswith('busy errors ("database is locked") per day 1.50 over the limit 1')
     if changes.get('database_bytes') is None and 'database_bytes' in changes:
         assert outcome['reasons'][-1] == 'database size not measured'
 
@@ -89,6 +89,17 @@ def test_limits_are_options():
     figures = dict(CALM, lock_wait_p95_ms=300)
     assert _migration_review.decide(figures, LIMITS)['decision'] == 'stay_on_sqlite'
     assert _migration_review.decide(figures, dict(LIMITS, max_lock_wait_p95_ms=250))['decision'] == 'migrate'
+
+
+def test_reasons_name_the_counts_behind_each_figure():
+    figures = dict(CALM, busy_errors_per_day=1.5, busy_errors_total=3, log_days=2, lock_waits_total=40,
+                   peak_minute='2026-11-02T10:15:00Z')
+    reasons = _migration_review.decide(figures, LIMITS)['reasons']
+    assert reasons == [
+        'busy errors ("database is locked") per day 1.50 (3 errors over 2 days with logs) over the limit 1',
+        'p95 wait for the SQLite write lock 120 ms (of 40 logged waits) within half the limit 1000 ms',
+        'peak writes per minute 40 (in the minute of 2026-11-02T10:15:00Z) within half the limit 1200',
+        'database 1.0 GiB within the size limit 10.0 GiB']
 
 
 def test_percentile_is_nearest_rank():
@@ -150,6 +161,7 @@ def write_logs(home, archive):
     decoys = [line(ago(1), 'INFO', 'GET /api/items?q=sqlite+busy 404 duration=3ms'),
               line(ago(1), 'INFO', 'GET / sqlite busy wait_ms=99 op=x 404 duration=1ms'),  # not a lock wait: a path
               line(ago(1), 'INFO', 'sqlite busy wait_ms=70 op=x'),  # wrong level
+              line(ago(1), 'WARNING', 'cache unavailable, serving from database: sqlite busy wait_ms=7 op=x'),
               'Traceback (most recent call last): sqlite database is locked\n']
     write_log(logs, ago(1), busy_lines(ago(1), waits=(120, 80, 300), errors=1, dual_write=2) + decoys)
     write_log(logs, ago(3), busy_lines(ago(3), waits=(60, 2000), errors=2), compression='gzip')
@@ -373,7 +385,8 @@ def test_mirror_reachable_row_counts_compared(tmp_path, capsys, pg_dsn, api):
     assert figures['mirror_row_difference'] == 5 and figures['dual_write_errors_total'] == 3.0
     by_id = dict((f['id'], f) for f in result['findings'])
     assert by_id['postgres_mirror_tables_missing']['subject'] == 'ai_forecasts'
-    assert by_id['postgres_mirror_rows_differ']['subject'] == 'item_master' and by_id['postgres_mirror_rows_differ']['value'] == 5
+    differ = by_id['postgres_mirror_rows_differ']
+    assert differ['subject'] == 'item_master' and differ['value'] == 5 and differ['severity'] == 'medium'
     assert by_id['dual_write_errors']['value'] == 3.0
     assert 'postgres_mirror_not_configured' not in by_id
     assert [e['source'] for e in result['unavailable']].count('parity_history') == 1
@@ -412,7 +425,8 @@ def test_no_mirror_configured_is_an_info_finding(tmp_path, capsys):
     assert not failed, result
     assert result['figures']['postgres_mirror'] == 'not_configured'
     found = [f for f in result['findings'] if f['id'] == 'postgres_mirror_not_configured']
-    assert found and found[0]['severity'] == 'info' and found[0]['summary'].startswith('no PostgreSQL mirror configured')
+    assert found and found[0]['severity'] == 'info'
+    assert found[0]['summary'].startswith('no PostgreSQL mirror configured')
     assert 'parity_history' not in [e['source'] for e in result['unavailable']]
 
 
