@@ -202,12 +202,12 @@ figures:
       description: Growth in bytes per day, fitted over the backups of the window and the size now.
       type: float
     dual_write_enabled: {description: C(DUAL_WRITE_ENABLED) of the service's C(.env) (V(true) or V(false))., type: str}
-    postgres_mirror: {description: V(not_configured), V(reachable) or V(unreachable)., type: str}
+    postgres_mirror: {description: "V(not_configured), V(reachable) or V(unreachable).", type: str}
     postgres_server_version: {description: The mirror's PostgreSQL version., type: str}
     mirror_tables: {description: SQLite tables present in the mirror., type: int}
     mirror_tables_missing: {description: SQLite tables missing from the mirror., type: int}
     mirror_row_difference: {description: Sum over the tables of the row count differences., type: int}
-    dual_write_errors_total: {description: C(db_dual_write_errors_total) from C(/metrics), since the service started., type: float}
+    dual_write_errors_total: {description: "C(db_dual_write_errors_total) from C(/metrics), since the service started.", type: float}
     parity_last_checked_at: {description: Time of dual_write_parity's last checkpoint., type: str}
     parity_marked_keys: {description: Keys changed or found different since that checkpoint., type: int}
 series:
