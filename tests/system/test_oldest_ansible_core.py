@@ -46,6 +46,7 @@ UNIT_FILES = [
     "tests/unit/plugins/modules/test_performance_report.py",
     "tests/unit/plugins/modules/test_procedure_metrics.py",
     "tests/unit/plugins/modules/test_redis_memory.py",
+    "tests/unit/plugins/modules/test_capacity_review.py",
 ]
 TESTS_PER_FILE = 2
 
