@@ -425,10 +425,9 @@ class CapacityReview(object):
             return
         last = points[-1][1]
         if last > target:
-            self.report.finding('p95_latency_rising', 'medium', 'p95 latency rises %.2f ms a day over %d days and is '
-                                '%.0f ms on the last day, above the %s ms target' % (slope, len(points), last,
-                                                                                      number(target)),
-                                'api', number(last, 2), target)
+            summary = ('p95 latency rises %.2f ms a day over %d days and is %.0f ms on the last day, above the %s ms '
+                       'target' % (slope, len(points), last, number(target)))
+            self.report.finding('p95_latency_rising', 'medium', summary, 'api', number(last, 2), target)
             return
         # The trend line, not the last day alone, says when the target is reached.
         days = max(0.0, (target - fitted) / slope)

@@ -46,8 +46,8 @@ class PrometheusClient(object):
     def query_range(self, expr, start, end, step):
         """[(labels dict, [(unix seconds, float value)])] of a range query from `start` to `end` (unix seconds)
         every `step` seconds."""
-        return self._ask('%s?%s' % (QUERY_RANGE_PATH, urlencode({'query': expr, 'start': '%.3f' % start,
-                                                                  'end': '%.3f' % end, 'step': '%ds' % step})))
+        arguments = {'query': expr, 'start': '%.3f' % start, 'end': '%.3f' % end, 'step': '%ds' % step}
+        return self._ask('%s?%s' % (QUERY_RANGE_PATH, urlencode(arguments)))
 
     def _ask(self, path):
         try:

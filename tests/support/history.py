@@ -149,14 +149,14 @@ def _log_line(rng, moment, cls):
     if cls == "application":
         status = rng.choice((200,) * 40 + (201, 304, 404, 500))
         level = "ERROR" if status == 500 else "INFO"
-        return "%s %s GET %s %d duration=%dms\n" % (stamp, level, rng.choice(ROUTES), status,
-                                                     int(rng.lognormvariate(3.0, 0.6)))
+        duration = int(rng.lognormvariate(3.0, 0.6))
+        return "%s %s GET %s %d duration=%dms\n" % (stamp, level, rng.choice(ROUTES), status, duration)
     if cls == "security":
         if rng.random() < 0.05:
             return "%s WARN login failed username=%s ip=10.0.0.%d\n" % (stamp, rng.choice(USERS), rng.randrange(2, 250))
         return "%s INFO login ok user=%s ip=10.0.0.%d\n" % (stamp, rng.choice(USERS), rng.randrange(2, 250))
-    return "%s INFO %s user=%s item=ITEM-%05d\n" % (stamp, rng.choice(("item.update", "count.create", "item.create")),
-                                                     rng.choice(USERS), rng.randrange(1, 5000))
+    action = rng.choice(("item.update", "count.create", "item.create"))
+    return "%s INFO %s user=%s item=ITEM-%05d\n" % (stamp, action, rng.choice(USERS), rng.randrange(1, 5000))
 
 
 def _write_logs(log_dir, first, today, seed):

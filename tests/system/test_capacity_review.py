@@ -15,7 +15,6 @@ import pytest
 import redis
 import zstandard
 
-from tests.support import playbook as pb
 from tests.support.history import seed_backup_history
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"

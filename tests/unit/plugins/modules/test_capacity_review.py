@@ -409,6 +409,16 @@ def test_p95_latency_trend(history, latency_prometheus, capsys, job, expected):
         assert found[0]['value'] < 100 and 'passes the 100.0 ms target on 20' in found[0]['summary']
 
 
+def test_p95_without_a_selector_is_the_whole_service(history, latency_prometheus, capsys):
+    """No prometheus_selector: one p95 over every series (the buckets summed by le), here all three jobs."""
+    failed, result = review(dict(service_home=history['home'], prometheus_url=latency_prometheus.url), capsys)
+    assert not failed and 'prometheus' not in [item['source'] for item in result['unavailable']]
+    flat = dict(review(dict(service_home=history['home'], prometheus_url=latency_prometheus.url,
+                            prometheus_selector='job="flat"'), capsys)[1]['series']['p95_latency_ms']['points'])
+    points = result['series']['p95_latency_ms']['points']
+    assert len(points) >= 85 and all(y > flat[x] for x, y in points if x in flat)
+
+
 def test_prometheus_down_is_unavailable(history, capsys):
     url = 'http://127.0.0.1:%d' % closed_port()
     failed, result = review(dict(service_home=history['home'], prometheus_url=url), capsys)
