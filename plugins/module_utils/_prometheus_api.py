@@ -7,7 +7,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Instant queries against Prometheus's HTTP API (/api/v1/query), and the PromQL the performance report asks.
+"""Instant and range queries against Prometheus's HTTP API (/api/v1/query, /api/v1/query_range), and the PromQL
+the performance report asks.
 
 The HTTP goes through the collection's one client (_api.ApiClient); every failure becomes a PrometheusError whose
 message names the query, the server and what to do, so a report can show it per check instead of a silent zero.
@@ -23,6 +24,7 @@ from urllib.parse import urlencode
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, excerpt
 
 QUERY_PATH = 'api/v1/query'
+QUERY_RANGE_PATH = 'api/v1/query_range'
 LABEL_NAME = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
 DURATION = re.compile(r'^[0-9]+(ms|s|m|h|d|w|y)$')
 
@@ -39,7 +41,15 @@ class PrometheusClient(object):
         self.api = ApiClient(base_url=url, timeout=timeout, validate_certs=validate_certs, token=token)
 
     def query(self, expr):
-        path = '%s?%s' % (QUERY_PATH, urlencode({'query': expr}))
+        return self._ask('%s?%s' % (QUERY_PATH, urlencode({'query': expr})))
+
+    def query_range(self, expr, start, end, step):
+        """[(labels dict, [(unix seconds, float value)])] of a range query from `start` to `end` (unix seconds)
+        every `step` seconds."""
+        arguments = {'query': expr, 'start': '%.3f' % start, 'end': '%.3f' % end, 'step': '%ds' % step}
+        return self._ask('%s?%s' % (QUERY_RANGE_PATH, urlencode(arguments)))
+
+    def _ask(self, path):
         try:
             payload = self.api.get_json(path)
         except ApiError as exc:
@@ -69,9 +79,12 @@ def parse_data(data, url):
             return [(dict(item.get('metric') or {}), to_float(item['value'][1])) for item in result]
         if kind == 'scalar':
             return [({}, to_float(result[1]))]
+        if kind == 'matrix':
+            return [(dict(item.get('metric') or {}), [(float(stamp), to_float(value)) for stamp, value in item['values']])
+                    for item in result]
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise PrometheusError('malformed %s result from %s: %s' % (kind, url, exc))
-    raise PrometheusError('unexpected result type %r from %s: the report asks instant vector queries' % (kind, url))
+    raise PrometheusError('unexpected result type %r from %s: vector, scalar or matrix expected' % (kind, url))
 
 
 def to_float(text):

@@ -47,6 +47,8 @@ UNIT_FILES = [
     "tests/unit/plugins/modules/test_procedure_metrics.py",
     "tests/unit/plugins/modules/test_redis_memory.py",
     "tests/unit/plugins/modules/test_security_audit.py",
+    "tests/unit/plugins/modules/test_capacity_review.py",
+    "tests/unit/plugins/modules/test_migration_review.py",
 ]
 TESTS_PER_FILE = 2
 
