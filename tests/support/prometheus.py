@@ -24,11 +24,18 @@ DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 class PrometheusServer:
     """prometheus with a temporary storage directory; targets are host:port strings scraped as job `job`."""
 
-    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s"):
+    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", retention=None):
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
+        # Backfilled history (tests/support/prometheus_history.py) older than the default 15 days needs a longer one.
+        self.retention = retention
         self.proc = None
+
+    @property
+    def data_dir(self):
+        """The storage directory; blocks backfilled into it before start() are served."""
+        return os.path.join(self.workdir, "data")
 
     @property
     def url(self):
@@ -44,9 +51,10 @@ class PrometheusServer:
             json.dump({"global": {"scrape_interval": self.scrape_interval, "evaluation_interval": "1m"},
                        "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}]},
                       handle)
+        retention = ["--storage.tsdb.retention.time", self.retention] if self.retention else []
         self.proc = subprocess.Popen(
-            [binary, "--config.file", config, "--storage.tsdb.path", os.path.join(self.workdir, "data"),
-             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"],
+            [binary, "--config.file", config, "--storage.tsdb.path", self.data_dir,
+             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"] + retention,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.workdir, "prometheus.log"), "w"),
             preexec_fn=_die_with_parent)
         wait_for_port("127.0.0.1", self.port, timeout)

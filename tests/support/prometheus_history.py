@@ -1,0 +1,236 @@
+"""A history of the service's metrics as Prometheus would have scraped it (latency histograms per route, cache hit
+and miss counters, 5xx answers), written as OpenMetrics with timestamps and backfilled into a Prometheus data
+directory with promtool, so that a review of last month has a last month to read.
+
+    history = write_openmetrics(path, start, end, 3600, routes={"/api/inventory/list": Latency(0.04)},
+                                hit_rate=0.9, errors=0.01)
+    backfill(PrometheusServer([], retention="3650d").data_dir, path)
+
+The series are named and labelled as the reference service exports them (prometheus_client's spelling of `le`,
+counters with `_total`), plus the `job` and `instance` a scrape would add, so backfilled and live data are the same
+series. The histogram's `_count` is the request counter (performance_report reads 5xx shares from it).
+Values are drawn from a seeded generator: the same arguments give the same file, and the History returned keeps
+what was drawn, for the expected figures."""
+import bisect
+import datetime
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+from .prometheus import HTTP_BUCKETS
+
+HTTP_METRIC = "http_request_duration_seconds"
+CHUNK_SECONDS = 86400
+ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a block's directory
+
+
+class Latency:
+    """One route's traffic: `per_step` requests each step, log-normal latencies around `median` seconds (`sigma`
+    the spread of the log), the median growing by `growth_per_day` (0.02: 2% a day) from the start."""
+
+    def __init__(self, median, sigma=0.4, per_step=20, growth_per_day=0.0):
+        self.median, self.sigma, self.per_step, self.growth_per_day = median, sigma, per_step, growth_per_day
+
+    def draw(self, rng, days):
+        median = self.median * (1.0 + self.growth_per_day) ** days
+        return rng.lognormvariate(math.log(median), self.sigma)
+
+
+class History:
+    """What write_openmetrics drew: per route [(time, seconds, status)] (with keep_observations) and per step
+    (time, hits, misses) of the cache, times in Unix seconds; each step's values belong to (time - step, time]."""
+
+    def __init__(self, start, end, step):
+        self.start, self.end, self.step = start, end, step
+        self.observations = {}
+        self.cache = []
+
+    def latencies(self, route, since=None, until=None, status=None):
+        """Seconds observed on `route` in (since, until], all statuses unless one is named."""
+        return [seconds for when, seconds, code in self.observations[route]
+                if _inside(when, since, until) and (status is None or code == status)]
+
+    def hit_rate(self, since=None, until=None):
+        hits = sum(h for when, h, m in self.cache if _inside(when, since, until))
+        lookups = sum(h + m for when, h, m in self.cache if _inside(when, since, until))
+        return hits / lookups if lookups else None
+
+    def share_5xx(self, since=None, until=None):
+        codes = [code for rows in self.observations.values() for when, dummy, code in rows
+                 if _inside(when, since, until)]
+        return sum(1 for code in codes if code.startswith("5")) / len(codes) if codes else None
+
+
+def _inside(when, since, until):
+    return (since is None or when > _epoch(since)) and (until is None or when <= _epoch(until))
+
+
+def _epoch(moment):
+    if isinstance(moment, datetime.datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp()
+    return float(moment)
+
+
+def _seconds(step):
+    return step.total_seconds() if isinstance(step, datetime.timedelta) else float(step)
+
+
+def _share(value, when):
+    return value(when) if callable(value) else value
+
+
+def _labels(pairs):
+    return "{%s}" % ",".join('%s="%s"' % (name, str(value).replace("\\", "\\\\").replace('"', '\\"'))
+                             for name, value in pairs)
+
+
+def _ts(when):
+    return "%d" % when if float(when).is_integer() else "%.3f" % when
+
+
+def _le(bound):
+    # prometheus_client's spelling (0.005, 1.0, 10.0, +Inf): the live exporter's series have these labels.
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def write_openmetrics(path, start, end, step, routes, hit_rate=0.9, errors=0.0, lookups_per_step=100,
+                      job="inventory_enterprise", instance="app1:8083", seed=1, keep_observations=True,
+                      buckets=HTTP_BUCKETS):
+    """Write the history from `start` to `end` (datetimes, or Unix seconds) every `step` (seconds or a
+    timedelta) to `path`; returns the History.
+
+    routes: {route template: Latency}. hit_rate and errors (the share of requests answered 500) are numbers or
+    functions of the Unix time. Counters start at 0 at `start`; each later sample adds one step of traffic.
+    """
+    first, last, step = _epoch(start), _epoch(end), _seconds(step)
+    times = [first + index * step for index in range(int((last - first) // step) + 1)]
+    history = History(first, last, step)
+    bounds = list(buckets) + [float("inf")]
+    with_5xx = callable(errors) or errors > 0
+    with open(path, "w") as out:
+        out.write("# TYPE %s histogram\n# HELP %s HTTP request duration\n" % (HTTP_METRIC, HTTP_METRIC))
+        for number, (route, latency) in enumerate(sorted(routes.items())):
+            rng = random.Random("%s/%d/%s" % (seed, number, route))
+            statuses = ["200", "500"] if with_5xx else ["200"]
+            counts = dict((code, [0] * len(bounds)) for code in statuses)
+            sums = dict((code, 0.0) for code in statuses)
+            rows = dict((code, []) for code in statuses)
+            kept = history.observations.setdefault(route, [])
+            for index, when in enumerate(times):
+                if index:
+                    days = (when - first) / 86400.0
+                    share = _share(errors, when)
+                    for dummy in range(latency.per_step):
+                        seconds = latency.draw(rng, days)
+                        code = "500" if with_5xx and rng.random() < share else "200"
+                        counts[code][bisect.bisect_left(bounds, seconds)] += 1
+                        sums[code] += seconds
+                        if keep_observations:
+                            kept.append((when, seconds, code))
+                for code in statuses:
+                    rows[code].append((when, list(counts[code]), sums[code]))
+            for code in statuses:
+                base = [("job", job), ("instance", instance), ("method", "GET"), ("route", route),
+                        ("status_code", code)]
+                for when, bucket_counts, total in rows[code]:
+                    stamp, running = _ts(when), 0
+                    for bound, count in zip(bounds, bucket_counts):
+                        running += count
+                        out.write("%s_bucket%s %d %s\n" % (HTTP_METRIC, _labels(base + [("le", _le(bound))]),
+                                                           running, stamp))
+                    out.write("%s_count%s %d %s\n" % (HTTP_METRIC, _labels(base), running, stamp))
+                    out.write("%s_sum%s %r %s\n" % (HTTP_METRIC, _labels(base), total, stamp))
+        _write_cache(out, history, times, hit_rate, lookups_per_step, job, instance)
+        out.write("# EOF\n")
+    return history
+
+
+def _write_cache(out, history, times, hit_rate, lookups_per_step, job, instance):
+    hits = misses = 0
+    values = []
+    for index, when in enumerate(times):
+        if index:
+            step_hits = int(round(lookups_per_step * _share(hit_rate, when)))
+            history.cache.append((when, step_hits, lookups_per_step - step_hits))
+            hits, misses = hits + step_hits, misses + lookups_per_step - step_hits
+        values.append((when, hits, misses))
+    labels = _labels([("job", job), ("instance", instance), ("cache", "inventory")])
+    for name, position in (("cache_hits", 1), ("cache_misses", 2)):
+        out.write("# TYPE %s counter\n# HELP %s Read cache %s\n" % (name, name, name.split("_")[1]))
+        for row in values:
+            out.write("%s_total%s %d %s\n" % (name, labels, row[position], _ts(row[0])))
+
+
+def backfill(data_dir, openmetrics_path, chunk_seconds=CHUNK_SECONDS, workers=4):
+    """Turn an OpenMetrics file with timestamps into TSDB blocks in `data_dir` (before Prometheus starts on it).
+
+    promtool of Debian's Prometheus 2.42 parses the whole input once per two-hour block it writes, so a month in
+    one file is parsed 372 times: the file is cut into one file per day first (each metric family kept whole and
+    in order in each). Each block costs promtool a few fsyncs, so the days are converted `workers` at a time,
+    each into a directory of its own (promtool locks its output directory), and the blocks moved into
+    `data_dir`. Returns the number of blocks."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        raise RuntimeError("promtool is not installed: tests/setup-system.sh installs Debian's prometheus package")
+    os.makedirs(data_dir, exist_ok=True)
+    # Next to data_dir, so that the blocks move in by rename.
+    scratch = tempfile.mkdtemp(prefix=".backfill-", dir=os.path.dirname(os.path.abspath(data_dir)))
+    try:
+        chunks = _split(openmetrics_path, scratch, chunk_seconds)
+
+        def convert(chunk):
+            out = chunk + ".blocks"
+            done = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", chunk, out],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+            if done.returncode:
+                raise RuntimeError("promtool could not backfill %s: %s" % (chunk, done.stdout[-2000:]))
+            return out
+
+        blocks = 0
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+            for out in executor.map(convert, chunks):
+                for name in os.listdir(out):
+                    if ULID_RE.match(name):
+                        os.rename(os.path.join(out, name), os.path.join(data_dir, name))
+                        blocks += 1
+        return blocks
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _split(path, directory, chunk_seconds):
+    files, family, metadata, seen = {}, 0, [], {}
+    try:
+        with open(path) as source:
+            in_metadata = False
+            for line in source:
+                if line.startswith("#"):
+                    if line.startswith("# EOF"):
+                        break
+                    if not in_metadata:
+                        family, metadata, in_metadata = family + 1, [], True
+                    metadata.append(line)
+                    continue
+                in_metadata = False
+                if not line.strip():
+                    continue
+                key = int(float(line.rsplit(None, 1)[-1]) // chunk_seconds)
+                handle = files.get(key)
+                if handle is None:
+                    handle = files[key] = open(os.path.join(directory, "chunk-%012d.om" % key), "w")
+                if seen.get(key) != family:
+                    handle.writelines(metadata)
+                    seen[key] = family
+                handle.write(line)
+    finally:
+        for handle in files.values():
+            handle.write("# EOF\n")
+            handle.close()
+    return [os.path.join(directory, "chunk-%012d.om" % key) for key in sorted(files)]
