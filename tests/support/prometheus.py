@@ -28,7 +28,8 @@ class PrometheusServer:
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
-        # Backfilled history (tests/support/prometheus_history.py) older than the default 15 days needs a longer one.
+        # Backfilled history (tests/support/prometheus_history.py) spanning more than the default 15 days needs a
+        # longer one: Prometheus deletes blocks that end that long before its newest block, on start.
         self.retention = retention
         self.proc = None
 
