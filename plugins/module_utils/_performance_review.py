@@ -185,8 +185,8 @@ class PrometheusPart(object):
         return '%s (increase(%s[%s]))' % (grouping, _prometheus_api.with_matchers(metric, self.selector, more), window)
 
     def p95(self, window, by=()):
-        return 'histogram_quantile(%s, %s)' % (QUANTILE, self._increase(self.metric['http_duration'] + '_bucket',
-                                                                         window, by=('le',) + tuple(by)))
+        buckets = self._increase(self.metric['http_duration'] + '_bucket', window, by=('le',) + tuple(by))
+        return 'histogram_quantile(%s, %s)' % (QUANTILE, buckets)
 
     def hit_rate(self, window):
         hits = self._increase(self.metric['cache_hits'], window)

@@ -19,8 +19,8 @@ description:
     operations report.
   - V(prometheus) - from Prometheus's HTTP API, each evaluated at the window's end over the whole window - the p95
     latency of all routes and of each route (the quantile of the window's bucket increases summed by C(le) and
-    route, see the notes), the cache hit rate and the share of 5xx answers, and the same per day. Judged against O(api_p95_max_ms) and O(min_cache_hit_rate) (the guide's 100 ms
-    and 85%).
+    route, see the notes), the cache hit rate and the share of 5xx answers, and the same per day. Judged against
+    O(api_p95_max_ms) and O(min_cache_hit_rate) (the guide's 100 ms and 85%).
   - V(logs) - the C(ERROR) and C(CRITICAL) lines of the application logs (C(LOG_DIR), and O(log_archive_dir) for
     archived ones) per day, the most frequent errors, and their total against the window of the same length
     before it.

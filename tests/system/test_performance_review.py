@@ -146,10 +146,9 @@ def test_review_of_last_month_and_of_the_service_today(last_month_prometheus, de
     assert top["ERROR POST /api/backup/create <n> duration=<n>ms user_id: admin"] == 1
     assert series["backup_duration_seconds"]["points"] == [[when + "Z", float(duration)]
                                                            for when, dummy, dummy, duration in completed]
-    sizes = dict((name, os.path.getsize(os.path.join(dep.home, "backups", name))) for dummy, name, dummy, dummy
-                 in completed)
-    assert [size for dummy, size in series["backup_size_bytes"]["points"]] == [sizes[n] for dummy, n, dummy, dummy
-                                                                                in completed]
+    names = [name for dummy, name, dummy, dummy in completed]
+    assert [size for dummy, size in series["backup_size_bytes"]["points"]] == [
+        os.path.getsize(os.path.join(dep.home, "backups", name)) for name in names]
     assert figures["models_scored"] == 3 and figures["model_median_mape"] == 14.0
     assert series["model_worst_items"]["points"][0] == ["ITEM-003", 46.0]
     assert series["dr_rto_seconds"]["points"] == [[finished, 1260.5]] and figures["dr_drills"] == 1
