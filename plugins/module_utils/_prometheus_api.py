@@ -24,9 +24,27 @@ from urllib.parse import urlencode
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, excerpt
 
 QUERY_PATH = 'api/v1/query'
-QUERY_RANGE_PATH = 'api/v1/query_range'
+RANGE_PATH = 'api/v1/query_range'
 LABEL_NAME = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
 DURATION = re.compile(r'^[0-9]+(ms|s|m|h|d|w|y)$')
+
+
+def prometheus_argument_spec():
+    """Options of every module that reads Prometheus (doc fragment inventory_enterprise.ops.prometheus)."""
+    return dict(
+        prometheus_url=dict(type='str', default='http://localhost:9090'),
+        prometheus_timeout=dict(type='float', default=10.0),
+        prometheus_token=dict(type='str', no_log=True),
+        validate_certs=dict(type='bool', default=True),
+        job=dict(type='str'),
+        instances=dict(type='list', elements='str'),
+        selector=dict(type='str'),
+    )
+
+
+def client_from_params(params):
+    return PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
+                            validate_certs=params['validate_certs'], token=params['prometheus_token'])
 
 
 class PrometheusError(Exception):
@@ -40,16 +58,19 @@ class PrometheusClient(object):
         self.url = url.rstrip('/')
         self.api = ApiClient(base_url=url, timeout=timeout, validate_certs=validate_certs, token=token)
 
-    def query(self, expr):
-        return self._ask('%s?%s' % (QUERY_PATH, urlencode({'query': expr})))
+    def query(self, expr, at=None):
+        """The instant query evaluated now, or at `at` (Unix seconds) when given."""
+        args = {'query': expr}
+        if at is not None:
+            args['time'] = _seconds(at)
+        return parse_data(self._get('%s?%s' % (QUERY_PATH, urlencode(args))), self.url)
 
     def query_range(self, expr, start, end, step):
-        """[(labels dict, [(unix seconds, float value)])] of a range query from `start` to `end` (unix seconds)
-        every `step` seconds."""
-        arguments = {'query': expr, 'start': '%.3f' % start, 'end': '%.3f' % end, 'step': '%ds' % step}
-        return self._ask('%s?%s' % (QUERY_RANGE_PATH, urlencode(arguments)))
+        """[(labels dict, [(Unix seconds, float value)])] of a range query evaluated every `step` seconds."""
+        args = {'query': expr, 'start': _seconds(start), 'end': _seconds(end), 'step': _seconds(step)}
+        return parse_matrix(self._get('%s?%s' % (RANGE_PATH, urlencode(args))), self.url)
 
-    def _ask(self, path):
+    def _get(self, path):
         try:
             payload = self.api.get_json(path)
         except ApiError as exc:
@@ -57,7 +78,11 @@ class PrometheusClient(object):
         if not isinstance(payload, dict) or payload.get('status') != 'success':
             raise PrometheusError('unexpected answer from %s: %s; is prometheus_url a Prometheus server?'
                                   % (self.url, excerpt(str(payload), 120)))
-        return parse_data(payload.get('data'), self.url)
+        return payload.get('data')
+
+
+def _seconds(value):
+    return ('%.3f' % value).rstrip('0').rstrip('.')
 
 
 def _reason(exc, url):
@@ -79,12 +104,19 @@ def parse_data(data, url):
             return [(dict(item.get('metric') or {}), to_float(item['value'][1])) for item in result]
         if kind == 'scalar':
             return [({}, to_float(result[1]))]
-        if kind == 'matrix':
-            return [(dict(item.get('metric') or {}), [(float(stamp), to_float(value)) for stamp, value in item['values']])
-                    for item in result]
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise PrometheusError('malformed %s result from %s: %s' % (kind, url, exc))
-    raise PrometheusError('unexpected result type %r from %s: vector, scalar or matrix expected' % (kind, url))
+    raise PrometheusError('unexpected result type %r from %s: the report asks instant vector queries' % (kind, url))
+
+
+def parse_matrix(data, url):
+    if not isinstance(data, dict) or data.get('resultType') != 'matrix':
+        raise PrometheusError('unexpected answer to a range query from %s: %s' % (url, excerpt(str(data), 120)))
+    try:
+        return [(dict(item.get('metric') or {}), [(float(when), to_float(value)) for when, value in item['values']])
+                for item in data.get('result')]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise PrometheusError('malformed matrix result from %s: %s' % (url, exc))
 
 
 def to_float(text):

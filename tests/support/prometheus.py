@@ -28,12 +28,14 @@ class PrometheusServer:
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
-        # Prometheus drops blocks older than its retention (15 days by default) on start: backfilled months need more.
+        # Backfilled history (tests/support/prometheus_history.py) spanning more than the default 15 days needs a
+        # longer one: Prometheus deletes blocks that end that long before its newest block, on start.
         self.retention = retention
         self.proc = None
 
     @property
     def data_dir(self):
+        """The storage directory; blocks backfilled into it before start() are served."""
         return os.path.join(self.workdir, "data")
 
     @property
@@ -50,10 +52,10 @@ class PrometheusServer:
             json.dump({"global": {"scrape_interval": self.scrape_interval, "evaluation_interval": "1m"},
                        "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}]},
                       handle)
+        retention = ["--storage.tsdb.retention.time", self.retention] if self.retention else []
         self.proc = subprocess.Popen(
             [binary, "--config.file", config, "--storage.tsdb.path", self.data_dir,
-             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"]
-            + (["--storage.tsdb.retention.time", self.retention] if self.retention else []),
+             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"] + retention,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.workdir, "prometheus.log"), "w"),
             preexec_fn=_die_with_parent)
         wait_for_port("127.0.0.1", self.port, timeout)
