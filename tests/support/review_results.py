@@ -154,11 +154,19 @@ def empty_performance():
     return result
 
 
+def failed(review, msg):
+    """A review module that failed (nothing at all could be read), as a play that went on records it."""
+    return {"changed": False, "failed": True, "review": review, "msg": msg}
+
+
 def fleet():
-    """{host: {review: result}}: a host with every review, one with some, one whose source was down."""
+    """{host: {review: result}}: a host with every review, one with some and a failed one, one whose source was
+    down."""
     return {
         "app1": {"capacity": capacity(), "migration": migration(), "runbooks": runbooks(), "security": security(),
                  "performance": performance()},
-        "app2": {"capacity": capacity(), "security": security()},
+        "app2": {"capacity": capacity(), "security": security(),
+                 "runbooks": failed("runbooks", "runbooks: no runbook report under /var/log/inventory-runbooks and "
+                                    "Alertmanager at http://127.0.0.1:9093 refused the connection: nothing to review")},
         "db1": {"performance": empty_performance()},
     }

@@ -114,7 +114,7 @@ def test_every_chart_is_drawn_with_its_data_points(report):
     charts = report["page"]["charts"]
     expected = {("host-%s-%s" % (host, review), name): expected_points(series)
                 for host, reviews in report["fleet"].items() for review, result in reviews.items()
-                for name, series in result["series"].items()}
+                for name, series in result.get("series", {}).items()}
     assert {(c["article"], c["series"]) for c in charts} == set(expected)
     drawn = [c for c in charts if c["svg"]]
     assert len(drawn) == sum(1 for points, _visible in expected.values() if points) > 20
@@ -132,14 +132,16 @@ def test_the_status_table_has_a_row_per_host(report):
     assert "CRITICAL" in rows["app1"] and "1 critical" in rows["app1"]
     assert "unreachable or failed" in rows["down1"] and "NO RESULT" in rows["down1"]
     assert "unreachable" not in rows["app1"]
+    assert "FAILED" in rows["app2"] and "review failed" in rows["app2"]
 
 
 def test_not_included_lists_every_unavailable_source(report):
     text = report["page"]["not_included"]
     for host, reviews in report["fleet"].items():
         for result in reviews.values():
-            for entry in result["unavailable"]:
+            for entry in result.get("unavailable", []):
                 assert entry["source"] in text and entry["reason"] in text
+    assert report["fleet"]["app2"]["runbooks"]["msg"] in text
     assert "down1" in text
 
 
