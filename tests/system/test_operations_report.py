@@ -15,6 +15,7 @@ from tests.support.servers import free_port
 PLAYBOOK = "tests/system/playbooks/operations_report.yml"
 CHROMIUM = "/usr/bin/chromium"
 LINKED = {"title": "Security audit", "href": "security-audit-2026-12-01.html"}
+EARLIER = "security-audit-2026-11-15.html"
 
 # Per chart: its size on the page, the points the filter says it drew, and those the browser lays out.
 CHARTS_JS = """figures => figures.map(figure => {
@@ -46,6 +47,8 @@ def report(tmp_path_factory):
              "reviews_report_period": "November 2026", "reviews_report_links": [LINKED]}
     runs = {"check": pb.run_playbook(PLAYBOOK, inventory, extra_vars=extra, check=True, diff=True)}
     runs["check_left"] = sorted(p.name for p in report_dir.iterdir()) if report_dir.exists() else []
+    report_dir.mkdir()
+    (report_dir / EARLIER).write_text("<!DOCTYPE html><title>An earlier report</title>")
     runs["first"] = pb.run_playbook(PLAYBOOK, inventory, extra_vars=extra)
     runs["second"] = pb.run_playbook(PLAYBOOK, inventory, extra_vars=extra)
     written = sorted(report_dir.glob("monthly-*.html"))
@@ -100,7 +103,8 @@ def test_the_report_is_written_once_and_a_second_run_changes_nothing(report):
     assert report["second"].changed() == 0, report["second"].changed_tasks()
     assert re.fullmatch(r"monthly-\d{4}-\d{2}-\d{2}\.html", report["path"].name)
     index = (report["dir"] / "index.html").read_text()
-    assert 'href="%s"' % report["path"].name in index
+    listed = re.findall(r'<td class="date">[^<]*</td><td><a href="([^"]+)"', index)
+    assert listed == [report["path"].name, EARLIER]
 
 
 def test_the_page_loads_nothing_and_logs_no_error(report):

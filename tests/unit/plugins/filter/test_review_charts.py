@@ -110,8 +110,8 @@ def test_nothing_points_outside_the_svg_and_every_reference_resolves():
     assert references and all(ref.startswith('#') and ref[1:] in ids for ref in references)
     assert not re.search(r'url\((?!#)', svg)
     assert all(element.get('href') is None for element in root.iter())
-    assert not [element.tag for element in root.iter() if element.tag in (SVG + 'image', SVG + 'script',
-                                                                           SVG + 'foreignObject', SVG + 'metadata')]
+    forbidden = (SVG + 'image', SVG + 'script', SVG + 'foreignObject', SVG + 'metadata')
+    assert not [element.tag for element in root.iter() if element.tag in forbidden]
     assert all(identifier.startswith('chart-app1-backup') for identifier in ids)
     assert not svg.startswith('<?xml') and '<!DOCTYPE' not in svg
 
