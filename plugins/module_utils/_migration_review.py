@@ -10,7 +10,7 @@
 """The quarterly PostgreSQL migration evaluation (module migration_review): the figures behind the guide's "consider
 migrating to PostgreSQL for high concurrency", the decision rule, and the review result (docs/reviews).
 
-Decision rule (thresholds are module options, docs/reviews/migration.md says why each default):
+Decision rule (thresholds are module options, docs/reviews.md says why each default):
 - migrate when busy errors per day, the p95 lock wait or the peak writes per minute exceed their limit;
 - prepare the migration when any of them exceeds half its limit, or the database (file + WAL) exceeds its size limit;
 - otherwise stay on SQLite.

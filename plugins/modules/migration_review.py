@@ -101,7 +101,7 @@ requirements:
 notes:
   - The lock-wait lines are those the reference service writes (reference/inventory_service/db.py); a service that
     does not write them shows no waits and no busy errors, which is not the same as none.
-  - docs/reviews/migration.md of the collection explains each finding and its threshold.
+  - docs/reviews.md of the collection explains each finding and its threshold.
 '''
 
 EXAMPLES = r'''

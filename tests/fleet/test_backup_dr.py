@@ -60,7 +60,7 @@ def test_backup_goes_offsite_the_drill_meets_rto_rpo_and_failover_serves_the_pri
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
     assert ssh("standby1", "test -e /tmp/inventory-dr-drill-instance && echo left || echo gone").strip() == "gone"
     # The drill's record on the primary, which the monthly performance review charts.
-    record = json.loads(ssh(app1, "cat $(ls -t %s/dr-drills/drill-*.json | head -n 1)" % HOME))
+    record = json.loads(ssh(app1, "cat $(ls -t %s/dr-drills/dr-drill-*.json | head -n 1)" % HOME))
     assert record["outcome"] == "passed" and record["standby"] == "standby1" and record["primary"] == app1, record
     assert 0 < record["rto_seconds"] <= record["rto_target_seconds"] and record["backup"] == created["name"], record
 
