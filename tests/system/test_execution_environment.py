@@ -55,13 +55,20 @@ def test_the_containerfile_installs_the_supported_ansible_core_range(context):
     assert "ansible-galaxy collection install" in containerfile and "introspect.py introspect" in containerfile
 
 
-def test_the_python_requirements_are_the_pinned_managed_ones(context):
+def _pins(name, skip=()):
+    with open(os.path.join(ROOT, "requirements", name)) as handle:
+        return [line.strip() for line in handle
+                if line.strip() and not line.startswith("#") and not line.startswith(tuple(skip))]
+
+
+def test_the_python_requirements_are_the_managed_and_control_pins(context):
+    """The EE runs the modules (managed.txt) and ansible-playbook with the collection's filters (control.txt, but
+    ansible-core, which the EE pins as the supported range)."""
     _ee, _tarball, path = context
     copied = [line for line in (path / "_build" / "requirements.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")]
-    with open(os.path.join(ROOT, "requirements", "managed.txt")) as handle:
-        managed = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-    assert copied == managed
+    assert copied == _pins("managed.txt") + _pins("control.txt", skip=("ansible-core",))
+    assert "matplotlib" in " ".join(copied)
     assert all("==" in line for line in copied), "every requirement pinned"
 
 

@@ -6,29 +6,15 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.support import playbook as pb
 from tests.support import review_results
+from tests.support.report_page import browse
 from tests.support.servers import free_port
 
 PLAYBOOK = "tests/system/playbooks/operations_report.yml"
-CHROMIUM = "/usr/bin/chromium"
 LINKED = {"title": "Security audit", "href": "security-audit-2026-12-01.html"}
 EARLIER = "security-audit-2026-11-15.html"
-
-# Per chart: its size on the page, the points the filter says it drew, and those the browser lays out.
-CHARTS_JS = """figures => figures.map(figure => {
-  const svg = figure.querySelector('svg.review-chart');
-  const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-  const points = svg ? [...svg.querySelectorAll('.data-point')] : [];
-  return {article: figure.closest('article').id, series: figure.dataset.series, svg: !!svg,
-          width: box.width, height: box.height, declared: svg ? Number(svg.dataset.points) : 0,
-          drawn: points.length,
-          visible: points.filter(p => { const b = p.getBoundingClientRect(); return b.width > 0 && b.height > 0; }).length,
-          empty: !!figure.querySelector('.review-chart-empty')};
-})"""
-
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
@@ -53,33 +39,14 @@ def report(tmp_path_factory):
     runs["second"] = pb.run_playbook(PLAYBOOK, inventory, extra_vars=extra)
     written = sorted(report_dir.glob("monthly-*.html"))
     assert len(written) == 1, runs["first"]
-    page = browse(written[0], base / "operations-report.png")
+    page = browse(written[0], base / "operations-report.png", _details)
     return dict(runs, fleet=fleet, dir=report_dir, path=written[0], page=page)
 
 
-def browse(path, screenshot):
-    """What Chromium shows: errors, requests, charts, table rows and texts, and a full-page screenshot."""
-    seen = {"errors": [], "requests": []}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda message: seen["errors"].append(message.text) if message.type == "error" else None)
-            page.on("pageerror", lambda error: seen["errors"].append(str(error)))
-            page.on("request", lambda request: seen["requests"].append(request.url))
-            page.goto(path.as_uri(), wait_until="load")
-            seen["charts"] = page.eval_on_selector_all("figure.chart", CHARTS_JS)
-            seen["status_rows"] = page.eval_on_selector_all(
-                "table.status tbody tr", "rows => rows.map(r => [r.dataset.host, r.innerText])")
-            seen["not_included"] = page.inner_text("#not-included")
-            seen["findings"] = page.inner_text("#host-app1-security table.findings")
-            seen["injected"] = page.locator("redis").count()
-            seen["related"] = page.eval_on_selector_all("#related a", "links => links.map(a => a.getAttribute('href'))")
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
-    seen["screenshot"] = screenshot
-    return seen
+def _details(page, seen):
+    seen["findings"] = page.inner_text("#host-app1-security table.findings")
+    seen["injected"] = page.locator("redis").count()
+    seen["related"] = page.eval_on_selector_all("#related a", "links => links.map(a => a.getAttribute('href'))")
 
 
 def expected_points(series):
