@@ -51,7 +51,7 @@ lint sanity units: system venv link wheel
 	$(BIN)/python tests/run_suite.py $@
 
 system-tests: system venv link wheel
-	$(BIN)/python tests/run_suite.py system
+	$(BIN)/python tests/run_suite.py system tooling
 
 bench: system venv link wheel
 	$(BIN)/python bench/run.py

@@ -1,4 +1,5 @@
 """tests/run_suite.py counts skips from JUnit reports and fails the suite on any skip it did not expect."""
+import os
 import re
 import textwrap
 
@@ -125,3 +126,10 @@ def test_suite_passes_with_an_expected_skip_and_counts_it(suite_on, capsys, monk
     assert table[0].split() == ["stage", "result", "passed", "failed", "skipped", "time"]
     assert table[1].split()[:5] == ["sample", "ok", "1", "0", "1"] and table[1].endswith("s")
     assert table[2].split()[:4] == ["total", "1", "0", "1"]
+
+
+def test_the_tooling_stage_names_system_test_files_that_exist():
+    """The system stage leaves these files to the tooling stage: a renamed one would run in neither."""
+    for path in run_suite.TOOLING_TESTS:
+        assert path.startswith("tests/system/test_") and os.path.isfile(os.path.join(run_suite.ROOT, path)), path
+    assert "tooling" in run_suite.LAB_LANE and list(run_suite.STAGES).index("tooling") > list(run_suite.STAGES).index("system")
