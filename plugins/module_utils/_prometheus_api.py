@@ -7,7 +7,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Instant queries against Prometheus's HTTP API (/api/v1/query), and the PromQL the performance report asks.
+"""Queries against Prometheus's HTTP API (instant /api/v1/query, range /api/v1/query_range, the alerting rules of
+/api/v1/rules), and the PromQL the performance report asks.
 
 The HTTP goes through the collection's one client (_api.ApiClient); every failure becomes a PrometheusError whose
 message names the query, the server and what to do, so a report can show it per check instead of a silent zero.
@@ -23,6 +24,8 @@ from urllib.parse import urlencode
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, excerpt
 
 QUERY_PATH = 'api/v1/query'
+QUERY_RANGE_PATH = 'api/v1/query_range'
+RULES_PATH = 'api/v1/rules'
 LABEL_NAME = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
 DURATION = re.compile(r'^[0-9]+(ms|s|m|h|d|w|y)$')
 
@@ -32,14 +35,38 @@ class PrometheusError(Exception):
 
 
 class PrometheusClient(object):
-    """Instant queries; returns [(labels dict, float value)] for a vector, [({}, value)] for a scalar."""
+    """Instant queries return [(labels dict, float value)] for a vector, [({}, value)] for a scalar."""
 
     def __init__(self, url, timeout=10.0, validate_certs=True, token=None):
         self.url = url.rstrip('/')
         self.api = ApiClient(base_url=url, timeout=timeout, validate_certs=validate_certs, token=token)
 
     def query(self, expr):
-        path = '%s?%s' % (QUERY_PATH, urlencode({'query': expr}))
+        return parse_data(self._data('%s?%s' % (QUERY_PATH, urlencode({'query': expr}))), self.url)
+
+    def query_range(self, expr, start, end, step):
+        """[(labels dict, [(epoch seconds, float value)])] of a range query from `start` to `end` (epoch seconds)
+        every `step` seconds."""
+        data = self._data('%s?%s' % (QUERY_RANGE_PATH, urlencode({'query': expr, 'start': '%.3f' % start,
+                                                                    'end': '%.3f' % end, 'step': '%ds' % step})))
+        if not isinstance(data, dict) or data.get('resultType') != 'matrix':
+            raise PrometheusError('unexpected answer to a range query from %s: %s' % (self.url, excerpt(str(data), 120)))
+        try:
+            return [(dict(item.get('metric') or {}), [(float(at), to_float(value)) for at, value in item['values']])
+                    for item in data.get('result') or []]
+        except (TypeError, KeyError, ValueError) as exc:
+            raise PrometheusError('malformed matrix result from %s: %s' % (self.url, exc))
+
+    def alerting_rules(self):
+        """Every alerting rule Prometheus has loaded (GET /api/v1/rules): dicts with name, labels, annotations."""
+        data = self._data(RULES_PATH)
+        groups = data.get('groups') if isinstance(data, dict) else None
+        if not isinstance(groups, list):
+            raise PrometheusError('unexpected answer to %s from %s: %s' % (RULES_PATH, self.url, excerpt(str(data), 120)))
+        return [rule for group in groups if isinstance(group, dict) for rule in group.get('rules') or []
+                if isinstance(rule, dict) and rule.get('type') == 'alerting']
+
+    def _data(self, path):
         try:
             payload = self.api.get_json(path)
         except ApiError as exc:
@@ -47,7 +74,7 @@ class PrometheusClient(object):
         if not isinstance(payload, dict) or payload.get('status') != 'success':
             raise PrometheusError('unexpected answer from %s: %s; is prometheus_url a Prometheus server?'
                                   % (self.url, excerpt(str(payload), 120)))
-        return parse_data(payload.get('data'), self.url)
+        return payload.get('data')
 
 
 def _reason(exc, url):
@@ -57,7 +84,8 @@ def _reason(exc, url):
         # Prometheus's own words: bad_data for a query it cannot parse, timeout, execution...
         return 'Prometheus at %s refused the query (%s): %s' % (url, body.get('errorType'), excerpt(body.get('error')))
     # ApiClient's hints speak of the service's api_url; here the address is prometheus_url.
-    return '%s; check that Prometheus runs there (prometheus_url)' % str(exc).split('; ', maxsplit=1)[0]
+    text = str(exc).split('; ', maxsplit=1)[0].split(': is the service running', 1)[0]
+    return '%s; check that Prometheus runs there (prometheus_url)' % text
 
 
 def parse_data(data, url):

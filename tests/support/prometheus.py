@@ -24,10 +24,12 @@ DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 class PrometheusServer:
     """prometheus with a temporary storage directory; targets are host:port strings scraped as job `job`."""
 
-    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s"):
+    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", rule_files=(),
+                 evaluation_interval="1m"):
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
+        self.rule_files, self.evaluation_interval = list(rule_files), evaluation_interval
         self.proc = None
 
     @property
@@ -41,17 +43,44 @@ class PrometheusServer:
         config = os.path.join(self.workdir, "prometheus.yml")
         with open(config, "w") as handle:
             # JSON is YAML: no YAML library needed here.
-            json.dump({"global": {"scrape_interval": self.scrape_interval, "evaluation_interval": "1m"},
+            json.dump({"global": {"scrape_interval": self.scrape_interval,
+                                  "evaluation_interval": self.evaluation_interval},
+                       "rule_files": self.rule_files,
                        "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}]},
                       handle)
         self.proc = subprocess.Popen(
-            [binary, "--config.file", config, "--storage.tsdb.path", os.path.join(self.workdir, "data"),
+            # A long retention: backfilled history months old must not be deleted on start (the default is 15 days).
+            [binary, "--config.file", config, "--storage.tsdb.path", self.data_dir,
+             "--storage.tsdb.retention.time", "3650d",
              "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.workdir, "prometheus.log"), "w"),
             preexec_fn=_die_with_parent)
         wait_for_port("127.0.0.1", self.port, timeout)
         self.wait_for(lambda: self.get("/-/ready") is not None, timeout, "Prometheus ready")
         return self
+
+    @property
+    def data_dir(self):
+        return os.path.join(self.workdir, "data")
+
+    def backfill(self, samples):
+        """Before start(): write samples [(name, labels dict, value, epoch seconds)] into the storage as TSDB
+        blocks with promtool, so a history of months is there at once, read by Prometheus as its own."""
+        binary = shutil.which("promtool")
+        if not binary:
+            raise RuntimeError("promtool is not installed: tests/setup-system.sh installs Debian's prometheus package")
+        source = os.path.join(self.workdir, "backfill.om")
+        with open(source, "w") as handle:
+            # OpenMetrics: a family's samples together, each series' samples together and in time order.
+            lines = sorted((name, ",".join('%s="%s"' % item for item in sorted(labels.items())), at, value)
+                           for name, labels, value, at in samples)
+            for name, text, at, value in lines:
+                handle.write("%s{%s} %s %.3f\n" % (name, text, value, at))
+            handle.write("# EOF\n")
+        proc = subprocess.run([binary, "tsdb", "create-blocks-from", "openmetrics", source, self.data_dir],
+                              capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError("promtool could not backfill: %s" % (proc.stderr or proc.stdout)[-2000:])
 
     def get(self, path):
         try:
@@ -87,6 +116,36 @@ class PrometheusServer:
             self.proc.terminate()
             self.proc.wait(timeout=15)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class TextfileExporter:
+    """Debian's node_exporter serving only its textfile collector: the *.prom files of `directory`, as the
+    collection's metrics (backup, model review, procedure metrics) reach Prometheus on a real host."""
+
+    def __init__(self, directory):
+        self.directory, self.port, self.proc = directory, free_port(), None
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=30.0):
+        binary = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+        if not binary:
+            raise RuntimeError("node_exporter is not installed: tests/setup-system.sh installs Debian's "
+                               "prometheus-node-exporter package")
+        self.proc = subprocess.Popen(
+            [binary, "--collector.disable-defaults", "--collector.textfile",
+             "--collector.textfile.directory", self.directory, "--web.listen-address", self.target,
+             "--log.level", "warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        wait_for_port("127.0.0.1", self.port, timeout)
+        return self
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
 
 
 class KnownMetrics:
