@@ -144,8 +144,9 @@ def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path):
     blocker.write_text('not a directory')
     proc = playbook_run(tmp_path, 'runbooks/quiet.yml', MIXED, journal=blocker / 'journal')
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert 'runbook_journal: the run is not recorded in the journal %s' % (blocker / 'journal') in ' '.join(
-        (proc.stdout + proc.stderr).split())
+    # Whitespace aside: ansible-core wraps warnings, older versions even inside a path.
+    warning = 'runbook_journal: the run is not recorded in the journal %s' % (blocker / 'journal')
+    assert ''.join(warning.split()) in ''.join((proc.stdout + proc.stderr).split())
     assert 'PLAY RECAP' in proc.stdout
 
 
