@@ -47,8 +47,9 @@ options:
     env:
       - name: INVENTORY_ENTERPRISE_RUNBOOK_JOURNAL
 notes:
-  - The counts per host come from the playbook's recap. In a playbook that mixes runbook plays with other plays
-    (recorded by the C(Runbook:) prefix), they include the other plays.
+  - The counts per host and the status come from Ansible's recap, of the whole command. In a playbook that mixes
+    runbook plays with other plays (recorded by the C(Runbook:) prefix), they include the other plays; with several
+    playbooks on one command line, each gets its own record, with the counts and status of them all.
   - A failure rescued by a C(rescue) section is still recorded as a failed task, the run's status follows the recap.
 '''
 
@@ -124,6 +125,26 @@ def _parts(result):
     return task, host.get_name(), data
 
 
+class Run(object):
+    """The record of one playbook's runbook plays, and where it is written."""
+
+    def __init__(self, path, record, started_monotonic):
+        self.path, self.record, self.started_monotonic = path, record, started_monotonic
+        self.play_ids = set()
+
+    def end(self, when):
+        if self.record['finished'] is None:
+            self.record.update(finished=utc_iso(when),
+                               duration_seconds=round(time.monotonic() - self.started_monotonic, 3))
+
+    def write(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o750)
+        data = json.dumps(self.record, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
+        write_atomic(self.path, data.encode('utf-8'), mode=0o640)
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'notification'
@@ -135,11 +156,11 @@ class CallbackModule(CallbackBase):
         self._playbook_path = None
         self._whole_playbook = False
         self._recording = False
-        self._record = None
-        self._path = None
         self._started = None
         self._started_monotonic = None
-        self._play_ids = set()
+        self._run = None
+        # Runs of the earlier playbooks of the same command line; the recap comes once, after the last.
+        self._ended = []
         self._warned = False
 
     # ----------------------------------------------------------------- events
@@ -159,7 +180,7 @@ class CallbackModule(CallbackBase):
             self._guard(self._task_failed, result, unreachable=True)
 
     def v2_playbook_on_stats(self, stats):
-        if self._record is not None:
+        if self._run is not None or self._ended:
             self._guard(self._finish, stats)
 
     # ----------------------------------------------------------------- work
@@ -182,6 +203,11 @@ class CallbackModule(CallbackBase):
             return '(unknown: the dir option could not be read)'
 
     def _playbook_start(self, playbook):
+        if self._run is not None:
+            self._run.end(time.time())
+            self._ended.append(self._run)
+            self._run = None
+        self._recording = False
         self._started = time.time()
         self._started_monotonic = time.monotonic()
         self._playbook_path = os.path.abspath(to_text(playbook._file_name))
@@ -192,38 +218,39 @@ class CallbackModule(CallbackBase):
         self._recording = self._whole_playbook or name.startswith(RUNBOOK_PLAY_PREFIX)
         if not self._recording:
             return
-        if self._record is None:
-            self._record = self._new_record()
+        if self._run is None:
+            self._run = self._new_run()
         play_id = getattr(play, '_uuid', None) or name
-        if play_id in self._play_ids:
+        if play_id in self._run.play_ids:
             return  # serial: the same play starts again for each batch of hosts
-        self._play_ids.add(play_id)
+        self._run.play_ids.add(play_id)
         hosts = play.hosts if isinstance(play.hosts, list) else [play.hosts]
-        self._record['plays'].append(dict(name=name, hosts=[to_text(pattern) for pattern in hosts]))
+        self._run.record['plays'].append(dict(name=name, hosts=[to_text(pattern) for pattern in hosts]))
         if play.check_mode is True:
-            self._record['check_mode'] = True
-        self._write()
+            self._run.record['check_mode'] = True
+        self._run.write()
 
-    def _new_record(self):
+    def _new_run(self):
         started = self._started or time.time()
         runbook = os.path.splitext(os.path.basename(self._playbook_path or 'unknown'))[0]
-        self._path = os.path.join(self._journal_dir(), '%s-%s-%d.json' % (
+        # The pid keeps apart runs started in the same second; the count, the playbooks of one command line.
+        path = os.path.join(self._journal_dir(), '%s-%s-%d%s.json' % (
             datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ'), runbook,
-            os.getpid()))
+            os.getpid(), '-%d' % len(self._ended) if self._ended else ''))
         subset = context.CLIARGS.get('subset')
-        return dict(format=FORMAT, runbook=runbook, playbook=self._playbook_path, plays=[], user=_user(),
-                    controller=socket.gethostname(), limit=to_text(subset) if subset else None,
-                    check_mode=bool(context.CLIARGS.get('check')), started=utc_iso(started), finished=None,
-                    duration_seconds=None, status='running', hosts={}, failed_tasks=[])
+        record = dict(format=FORMAT, runbook=runbook, playbook=self._playbook_path, plays=[], user=_user(),
+                      controller=socket.gethostname(), limit=to_text(subset) if subset else None,
+                      check_mode=bool(context.CLIARGS.get('check')), started=utc_iso(started), finished=None,
+                      duration_seconds=None, status='running', hosts={}, failed_tasks=[])
+        return Run(path, record, self._started_monotonic or time.monotonic())
 
     def _task_failed(self, result, ignore_errors=False, unreachable=False):
         task, host, data = _parts(result)
-        self._record['failed_tasks'].append(dict(
-            task=to_text(task.get_name()).strip(), host=to_text(host), play=self._record['plays'][-1]['name'],
+        self._run.record['failed_tasks'].append(dict(
+            task=to_text(task.get_name()).strip(), host=to_text(host), play=self._run.record['plays'][-1]['name'],
             message=short_message(task, data), unreachable=unreachable, ignored=bool(ignore_errors)))
 
     def _finish(self, stats):
-        finished = time.time()
         hosts = {}
         for host in sorted(stats.processed):
             summary = stats.summarize(host)
@@ -231,16 +258,11 @@ class CallbackModule(CallbackBase):
                                         unreachable=summary['unreachable'], skipped=summary['skipped'],
                                         rescued=summary['rescued'], ignored=summary['ignored'])
         failed = any(counts['failed'] or counts['unreachable'] for counts in hosts.values())
-        self._record.update(finished=utc_iso(finished), hosts=hosts, status='failed' if failed else 'successful',
-                            duration_seconds=round(time.monotonic() - self._started_monotonic, 3))
-        self._write()
-
-    def _write(self):
-        directory = os.path.dirname(self._path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o750)
-        data = json.dumps(self._record, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
-        write_atomic(self._path, data.encode('utf-8'), mode=0o640)
+        now = time.time()
+        for run in self._ended + ([self._run] if self._run is not None else []):
+            run.end(now)
+            run.record.update(hosts=hosts, status='failed' if failed else 'successful')
+            run.write()
 
 
 def _user():

@@ -47,8 +47,8 @@ class PrometheusClient(object):
     def query_range(self, expr, start, end, step):
         """[(labels dict, [(epoch seconds, float value)])] of a range query from `start` to `end` (epoch seconds)
         every `step` seconds."""
-        data = self._data('%s?%s' % (QUERY_RANGE_PATH, urlencode({'query': expr, 'start': '%.3f' % start,
-                                                                    'end': '%.3f' % end, 'step': '%ds' % step})))
+        arguments = {'query': expr, 'start': '%.3f' % start, 'end': '%.3f' % end, 'step': '%ds' % step}
+        data = self._data('%s?%s' % (QUERY_RANGE_PATH, urlencode(arguments)))
         if not isinstance(data, dict) or data.get('resultType') != 'matrix':
             raise PrometheusError('unexpected answer to a range query from %s: %s' % (self.url, excerpt(str(data), 120)))
         try:

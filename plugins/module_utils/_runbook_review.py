@@ -187,8 +187,8 @@ def failed_steps(runs):
         for failure in record.get('failed_tasks') or []:
             if not isinstance(failure, dict) or failure.get('ignored'):
                 continue
-            step = steps.setdefault(str(failure.get('task')), dict(task=str(failure.get('task')), failures=0,
-                                                                    runs=set(), hosts=set(), last_message=None))
+            task = str(failure.get('task'))
+            step = steps.setdefault(task, dict(task=task, failures=0, runs=set(), hosts=set(), last_message=None))
             step['failures'] += 1
             step['runs'].add(record['_file'])
             step['hosts'].add(str(failure.get('host')))
@@ -237,8 +237,9 @@ def read_sources(params, client, period):
         except SourceUnavailable as exc:
             unavailable.append(dict(source='runbooks_dir', reason=str(exc)))
     else:
-        unavailable.append(dict(source='runbooks_dir', reason='runbooks_dir is not set: only the runbooks that ran '
-                                                                'or that an alert names are listed'))
+        unavailable.append(dict(source='runbooks_dir',
+                                reason='runbooks_dir is not set: only the runbooks that ran or that an alert names '
+                                       'are listed'))
     try:
         records, problems = read_journal(params['journal_dir'])
         if problems:
@@ -247,8 +248,8 @@ def read_sources(params, client, period):
     except SourceUnavailable as exc:
         unavailable.append(dict(source='journal', reason=str(exc)))
     if client is None:
-        unavailable.append(dict(source='prometheus', reason='prometheus_url is not set: the alerts that fired are '
-                                                              'not counted'))
+        unavailable.append(dict(source='prometheus',
+                                reason='prometheus_url is not set: the alerts that fired are not counted'))
     else:
         try:
             rules = alert_rules(client, params['runbook_annotation'])
@@ -320,8 +321,8 @@ def run_findings(rows, catalog_names, period):
             last_one = 'the last one (%s) failed%s' % (row['last_run'], _where(row))
         found.append(finding(
             'runbook_failed_runs', 'medium' if row['last_status'] == SUCCESSFUL else 'high',
-            '%s: %d of %d run(s) in the period failed or did not finish; %s' % (row['runbook'], bad, row['runs'],
-                                                                                 last_one),
+            '%s: %d of %d run(s) in the period failed or did not finish; %s'
+            % (row['runbook'], bad, row['runs'], last_one),
             row['runbook'], value=bad, threshold=0))
     return found
 

@@ -125,6 +125,17 @@ def test_a_runbook_run_is_recorded_with_its_failed_steps_and_never_a_no_log_resu
     assert [entry for entry in os.listdir(str(journal)) if entry.startswith('.')] == []
 
 
+@pytest.mark.parametrize('path, expected', [
+    ('/srv/ops/playbooks/runbooks/system_down.yml', True),
+    ('/srv/ops/runbooks/x.yml', True),
+    ('/srv/runbooks/playbooks/daily.yml', False),
+    ('/srv/ops/runbooks/sub/x.yml', False),
+    ('/srv/runbooks-old/x.yml', False),
+])
+def test_a_playbook_is_a_runbook_by_its_directory(path, expected):
+    assert runbook_journal.is_runbook_path(path) is expected
+
+
 def test_only_runbook_plays_are_recorded_and_check_mode_is_said(tmp_path):
     journal = tmp_path / 'journal'
     proc = playbook_run(tmp_path, 'site/adhoc.yml', MIXED, ['--check'], journal=journal)
@@ -135,8 +146,19 @@ def test_only_runbook_plays_are_recorded_and_check_mode_is_said(tmp_path):
     assert record['status'] == 'successful' and record['check_mode'] is True and record['limit'] is None
     assert record['failed_tasks'] == []
 
-    plain = playbook_run(tmp_path, 'site/plain.yml', MIXED.split('- name: "Runbook')[0], journal=journal)
-    assert plain.returncode == 0 and len(records_in(journal)) == 1
+    # Three playbooks on one command line: none from the first, one record for each of the other two.
+    (tmp_path / 'runbooks').mkdir()
+    (tmp_path / 'runbooks' / 'second.yml').write_text(MIXED)
+    proc = playbook_run(tmp_path, 'site/plain.yml', MIXED.split('- name: "Runbook', maxsplit=1)[0],
+                        [str(tmp_path / 'runbooks' / 'second.yml'), str(tmp_path / 'site' / 'adhoc.yml')],
+                        journal=journal)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = [name for name, dummy in records_in(journal)]
+    suffixed = [name for name in names if name.endswith('-1.json')]
+    assert len(names) == 3 and len(suffixed) == 1 and '-adhoc-' in suffixed[0], names
+    second = [json.loads(text) for name, text in records_in(journal) if '-second-' in name][0]
+    assert [play['name'] for play in second['plays']] == ['Prepare', 'Runbook: Ad hoc']
+    assert second['status'] == 'successful' and second['finished'] is not None
 
 
 def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path):
@@ -148,14 +170,3 @@ def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path):
     warning = 'runbook_journal: the run is not recorded in the journal %s' % (blocker / 'journal')
     assert ''.join(warning.split()) in ''.join((proc.stdout + proc.stderr).split())
     assert 'PLAY RECAP' in proc.stdout
-
-
-@pytest.mark.parametrize('path, expected', [
-    ('/srv/ops/playbooks/runbooks/system_down.yml', True),
-    ('/srv/ops/runbooks/x.yml', True),
-    ('/srv/runbooks/playbooks/daily.yml', False),
-    ('/srv/ops/runbooks/sub/x.yml', False),
-    ('/srv/runbooks-old/x.yml', False),
-])
-def test_a_playbook_is_a_runbook_by_its_directory(path, expected):
-    assert runbook_journal.is_runbook_path(path) is expected

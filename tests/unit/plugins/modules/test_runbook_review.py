@@ -50,8 +50,8 @@ def run_record(runbook, days_ago, status='successful', duration=60.0, failed=(),
 def write_journal(directory, records):
     os.makedirs(directory, exist_ok=True)
     for number, record in enumerate(records):
-        path = os.path.join(directory, '%s-%s-%d.json' % (record['started'].replace('-', '').replace(':', ''),
-                                                            record['runbook'], number))
+        stamp = record['started'].replace('-', '').replace(':', '')
+        path = os.path.join(directory, '%s-%s-%d.json' % (stamp, record['runbook'], number))
         with open(path, 'w') as handle:
             json.dump(record, handle)
     return directory
