@@ -35,10 +35,6 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "build", "
                                                    os.path.join(ROOT, "reference")]))
 LAST_DAY = datetime.date(2025, 12, 31)
 DAYS, ITEMS, TOP, PORT = 730 + 7, 200, 50, 18093
-CONSUMPTION = ("CREATE TABLE IF NOT EXISTS consumption_history (item_code TEXT NOT NULL, day TEXT NOT NULL, "
-               "quantity REAL NOT NULL, source TEXT NOT NULL, PRIMARY KEY (item_code, day))")
-
-
 def item_class(number):
     return "intermittent" if number % 4 == 3 else ("short" if number % 25 == 24 else "fast")
 
@@ -71,9 +67,8 @@ def generate():
     from inventory_service import db  # the reference service's schema (this checkout's)
     db.init_db(os.path.join(SNAPSHOT, DB_REL))
     conn = sqlite3.connect(os.path.join(SNAPSHOT, DB_REL))
-    conn.execute(CONSUMPTION)
     for number in range(ITEMS):
-        conn.executemany("INSERT INTO consumption_history VALUES (?, ?, ?, 'import')", [
+        conn.executemany("INSERT INTO consumption_history (item_code, day, quantity, source) VALUES (?, ?, ?, 'import')", [
             ("ITEM-%05d" % number, (LAST_DAY - datetime.timedelta(days=DAYS - 1 - i)).isoformat(), float(v))
             for i, v in enumerate(history(number))])
     conn.commit()

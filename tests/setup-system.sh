@@ -3,6 +3,7 @@
 # one that already has it (then it only checks). Run as root. Idempotent.
 #   - redis-server (tests start private instances of it), PostgreSQL (started if not running),
 #   - git, rsync, sqlite3, Node.js/npm, systemd-analyze, procps, shellcheck,
+#   - Debian's chromium: the operations report is opened in it headless (playwright drives it; it downloads none),
 #   - Debian's prometheus (promtool), prometheus-node-exporter and prometheus-alertmanager (amtool): the tests
 #     start private instances on free ports; the packaged daemons are never left running.
 # PostgreSQL gets a password-authenticated test role, so tests work whatever pg_hba's local rules are.
@@ -19,6 +20,10 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v ps >/dev/null || need+=(procps)
 # ansible-test sanity runs shellcheck on the project's shell scripts when it is installed.
 command -v shellcheck >/dev/null || need+=(shellcheck)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# Chromium only depends on fontconfig: without a font the page's text would be boxes in the screenshot (the charts
+# draw their text as paths and need none).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql postgresql-contrib)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)

@@ -125,7 +125,7 @@ def _parts(result):
     return task, host.get_name(), data
 
 
-class Run(object):
+class JournalRun(object):
     """The record of one playbook's runbook plays, and where it is written."""
 
     def __init__(self, path, record, started_monotonic):
@@ -242,7 +242,7 @@ class CallbackModule(CallbackBase):
                       controller=socket.gethostname(), limit=to_text(subset) if subset else None,
                       check_mode=bool(context.CLIARGS.get('check')), started=utc_iso(started), finished=None,
                       duration_seconds=None, status='running', hosts={}, failed_tasks=[])
-        return Run(path, record, self._started_monotonic or time.monotonic())
+        return JournalRun(path, record, self._started_monotonic or time.monotonic())
 
     def _task_failed(self, result, ignore_errors=False, unreachable=False):
         task, host, data = _parts(result)

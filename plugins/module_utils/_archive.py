@@ -706,6 +706,30 @@ def read_archive(path, scratch=None, extract=None, durable=True, before_extract=
                 archive_sha256=archive_sha256, compression=compression)
 
 
+def read_manifest(path):
+    """The manifest of an archive, read in one streaming pass: every member is validated and its data
+    decompressed and discarded, never written, so a large database costs its decompression only. The listing
+    is checked (members and sizes), not the checksums: that is verify_archive's work. Raises ArchiveRejected,
+    or BackupError when the archive cannot be read."""
+    expected_top, compression = _readable(path)
+    declared = {}
+
+    def declare(info, relpath, source):
+        declared[relpath] = info.size
+
+    try:
+        with open(path, 'rb') as raw:
+            top, manifest, dirs, _sha = _tar_pass(raw, compression, expected_top, declare, mode='r:')
+    except tarfile.TarError as exc:
+        raise ArchiveRejected('the archive is damaged: tar: %s' % exc)
+    except (EOFError, zlib.error) as exc:
+        raise ArchiveRejected('the archive is damaged: %s' % exc)
+    except (OSError, IOError) as exc:
+        raise _backup_records.BackupError('reading %s failed: %s' % (path, exc))
+    check_listing(manifest, top, declared)
+    return manifest
+
+
 def check_listing(manifest, top, sizes):
     """The manifest is this format's, names `top`, and lists exactly the members found, with their sizes
     ({relative path: size}, from the tar headers or from reading the members)."""
@@ -792,5 +816,6 @@ def verify_archive(path, scratch_parent):
                 compression=result['compression'], created_at=manifest.get('created_at'),
                 service_version=manifest.get('service_version'), members=len(result['members']),
                 integrity_check=db['integrity_check'], tables=db['tables'],
+                database_bytes=result['members'][DATABASE]['size'],
                 transaction_log_lines=txlog.get('lines'), transaction_log_offset=txlog.get('offset'),
                 last_seq=txlog.get('last_seq'), duration=round(time.time() - started, 3))

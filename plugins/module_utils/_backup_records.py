@@ -124,9 +124,16 @@ def _write_record(archive, record):
     return marker
 
 
+# What a verification learnt from the manifest, kept in its record so the capacity review charts the database's
+# size and rows over time without decompressing every archive again (module_utils/_capacity.py).
+SUMMARY_KEYS = ('created_at', 'tables', 'database_bytes', 'transaction_log_offset')
+
+
 def write_marker(archive, report):
-    return _write_record(archive, dict(ok=True, archive_sha256=report.get('archive_sha256'),
-                                       verified_at=iso(utc_now()), integrity_check=report.get('integrity_check')))
+    record = dict(ok=True, archive_sha256=report.get('archive_sha256'), verified_at=iso(utc_now()),
+                  integrity_check=report.get('integrity_check'))
+    record.update((key, report[key]) for key in SUMMARY_KEYS if report.get(key) is not None)
+    return _write_record(archive, record)
 
 
 def write_failure_marker(archive, reason):

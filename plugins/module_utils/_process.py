@@ -212,9 +212,9 @@ def process_user(pid):
         return None
 
 
-def _open_files(pid, targets):
+def _open_files(pid, targets, proc=None):
     """The paths among `targets` that `pid` has open; None when its descriptors cannot be read."""
-    fd_dir = os.path.join(PROC, str(pid), "fd")
+    fd_dir = os.path.join(proc or PROC, str(pid), "fd")
     try:
         fds = os.listdir(fd_dir)
     except OSError:
@@ -250,6 +250,30 @@ def holders_of(paths):
     return sorted(holders, key=lambda h: h["pid"]), unreadable
 
 
+def socket_holders(inodes, proc=None):
+    """{inode: (pid, command name or None)} of the processes holding the sockets `inodes` (the inode column of
+    /proc/net/tcp). Root sees every process; another user only its own, the others are left out."""
+    proc = proc or PROC
+    targets = dict(("socket:[%d]" % inode, inode) for inode in inodes)
+    found = {}
+    try:
+        entries = [entry for entry in os.listdir(proc) if entry.isdigit()] if targets else []
+    except OSError:
+        return found
+    for entry in entries:
+        for target in _open_files(entry, set(targets), proc) or ():
+            if targets[target] not in found:
+                try:
+                    with open(os.path.join(proc, entry, "comm")) as handle:
+                        name = handle.read(64).strip() or None
+                except (IOError, OSError):
+                    name = None
+                found[targets[target]] = (int(entry), name)
+        if len(found) == len(targets):
+            break
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Start / stop
 # ---------------------------------------------------------------------------------------------
@@ -279,14 +303,14 @@ def _reap(pid):
         pass
 
 
-def spawn(command, cwd, env, log, preexec_fn=None):
+def spawn(command, cwd, env, log, preexec_fn=None, umask=-1):
     """Start `command` detached: new session, stdin from /dev/null, stdout and stderr to the
-    binary file object `log`, every other descriptor closed. Returns the Popen object."""
+    binary file object `log`, every other descriptor closed, with `umask` (-1: inherited). Returns the Popen object."""
     try:
         with open(os.devnull, "rb") as devnull:
             return subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-                close_fds=True, start_new_session=True, preexec_fn=preexec_fn)
+                close_fds=True, start_new_session=True, preexec_fn=preexec_fn, umask=umask)
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProcessError(str(exc))
 

@@ -7,8 +7,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Queries against Prometheus's HTTP API (instant /api/v1/query, range /api/v1/query_range, the alerting rules of
-/api/v1/rules), and the PromQL the performance report asks.
+"""Instant and range queries against Prometheus's HTTP API (/api/v1/query, /api/v1/query_range), its alerting
+rules (/api/v1/rules), and the PromQL the performance report asks.
 
 The HTTP goes through the collection's one client (_api.ApiClient); every failure becomes a PrometheusError whose
 message names the query, the server and what to do, so a report can show it per check instead of a silent zero.
@@ -24,10 +24,28 @@ from urllib.parse import urlencode
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api import ApiClient, ApiError, excerpt
 
 QUERY_PATH = 'api/v1/query'
-QUERY_RANGE_PATH = 'api/v1/query_range'
+RANGE_PATH = 'api/v1/query_range'
 RULES_PATH = 'api/v1/rules'
 LABEL_NAME = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
 DURATION = re.compile(r'^[0-9]+(ms|s|m|h|d|w|y)$')
+
+
+def prometheus_argument_spec():
+    """Options of every module that reads Prometheus (doc fragment inventory_enterprise.ops.prometheus)."""
+    return dict(
+        prometheus_url=dict(type='str', default='http://localhost:9090'),
+        prometheus_timeout=dict(type='float', default=10.0),
+        prometheus_token=dict(type='str', no_log=True),
+        validate_certs=dict(type='bool', default=True),
+        job=dict(type='str'),
+        instances=dict(type='list', elements='str'),
+        selector=dict(type='str'),
+    )
+
+
+def client_from_params(params):
+    return PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
+                            validate_certs=params['validate_certs'], token=params['prometheus_token'])
 
 
 class PrometheusError(Exception):
@@ -35,38 +53,34 @@ class PrometheusError(Exception):
 
 
 class PrometheusClient(object):
-    """Instant queries return [(labels dict, float value)] for a vector, [({}, value)] for a scalar."""
+    """Instant queries; returns [(labels dict, float value)] for a vector, [({}, value)] for a scalar."""
 
     def __init__(self, url, timeout=10.0, validate_certs=True, token=None):
         self.url = url.rstrip('/')
         self.api = ApiClient(base_url=url, timeout=timeout, validate_certs=validate_certs, token=token)
 
-    def query(self, expr):
-        return parse_data(self._data('%s?%s' % (QUERY_PATH, urlencode({'query': expr}))), self.url)
+    def query(self, expr, at=None):
+        """The instant query evaluated now, or at `at` (Unix seconds) when given."""
+        args = {'query': expr}
+        if at is not None:
+            args['time'] = _seconds(at)
+        return parse_data(self._get('%s?%s' % (QUERY_PATH, urlencode(args))), self.url)
 
     def query_range(self, expr, start, end, step):
-        """[(labels dict, [(epoch seconds, float value)])] of a range query from `start` to `end` (epoch seconds)
-        every `step` seconds."""
-        arguments = {'query': expr, 'start': '%.3f' % start, 'end': '%.3f' % end, 'step': '%ds' % step}
-        data = self._data('%s?%s' % (QUERY_RANGE_PATH, urlencode(arguments)))
-        if not isinstance(data, dict) or data.get('resultType') != 'matrix':
-            raise PrometheusError('unexpected answer to a range query from %s: %s' % (self.url, excerpt(str(data), 120)))
-        try:
-            return [(dict(item.get('metric') or {}), [(float(at), to_float(value)) for at, value in item['values']])
-                    for item in data.get('result') or []]
-        except (TypeError, KeyError, ValueError) as exc:
-            raise PrometheusError('malformed matrix result from %s: %s' % (self.url, exc))
+        """[(labels dict, [(Unix seconds, float value)])] of a range query evaluated every `step` seconds."""
+        args = {'query': expr, 'start': _seconds(start), 'end': _seconds(end), 'step': _seconds(step)}
+        return parse_matrix(self._get('%s?%s' % (RANGE_PATH, urlencode(args))), self.url)
 
     def alerting_rules(self):
         """Every alerting rule Prometheus has loaded (GET /api/v1/rules): dicts with name, labels, annotations."""
-        data = self._data(RULES_PATH)
+        data = self._get(RULES_PATH)
         groups = data.get('groups') if isinstance(data, dict) else None
         if not isinstance(groups, list):
             raise PrometheusError('unexpected answer to %s from %s: %s' % (RULES_PATH, self.url, excerpt(str(data), 120)))
         return [rule for group in groups if isinstance(group, dict) for rule in group.get('rules') or []
                 if isinstance(rule, dict) and rule.get('type') == 'alerting']
 
-    def _data(self, path):
+    def _get(self, path):
         try:
             payload = self.api.get_json(path)
         except ApiError as exc:
@@ -75,6 +89,10 @@ class PrometheusClient(object):
             raise PrometheusError('unexpected answer from %s: %s; is prometheus_url a Prometheus server?'
                                   % (self.url, excerpt(str(payload), 120)))
         return payload.get('data')
+
+
+def _seconds(value):
+    return ('%.3f' % value).rstrip('0').rstrip('.')
 
 
 def _reason(exc, url):
@@ -100,6 +118,16 @@ def parse_data(data, url):
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise PrometheusError('malformed %s result from %s: %s' % (kind, url, exc))
     raise PrometheusError('unexpected result type %r from %s: the report asks instant vector queries' % (kind, url))
+
+
+def parse_matrix(data, url):
+    if not isinstance(data, dict) or data.get('resultType') != 'matrix':
+        raise PrometheusError('unexpected answer to a range query from %s: %s' % (url, excerpt(str(data), 120)))
+    try:
+        return [(dict(item.get('metric') or {}), [(float(when), to_float(value)) for when, value in item['values']])
+                for item in data.get('result')]
+    except (TypeError, KeyError, ValueError) as exc:
+        raise PrometheusError('malformed matrix result from %s: %s' % (url, exc))
 
 
 def to_float(text):

@@ -152,6 +152,31 @@ def row_counts(path, immutable=True):
         raise SqliteError('cannot count rows in %s: %s' % (path, exc))
 
 
+def database_stats(path, busy_timeout=5.0):
+    """Size and row counts of a live database: dict(page_size, page_count, freelist_count, bytes, tables).
+
+    Read-only (mode=ro, never immutable: the service's last commits may still be in the WAL) and in one read
+    transaction, so the size and every count describe the same moment while the service keeps writing.
+    Raises SqliteError."""
+    if not os.path.isfile(path):
+        raise SqliteError('database %s does not exist: check database_path (or DATABASE_PATH in .env)' % path)
+    try:
+        conn = sqlite3.connect('file:%s?mode=ro' % _uri_path(path), uri=True, timeout=busy_timeout,
+                               isolation_level=None)
+        try:
+            conn.execute('BEGIN')
+            stats = dict((name, conn.execute('PRAGMA %s' % name).fetchone()[0])
+                         for name in ('page_size', 'page_count', 'freelist_count'))
+            stats['tables'] = count_rows(conn)
+            conn.execute('COMMIT')
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise SqliteError('cannot read the statistics of %s: %s' % (path, exc))
+    stats['bytes'] = stats['page_size'] * stats['page_count']
+    return stats
+
+
 def sidecar_paths(path):
     return [path + suffix for suffix in SIDECARS]
 

@@ -100,6 +100,14 @@ options:
     type: str
     choices: [started, stopped, restarted, status]
     default: started
+  umask:
+    description:
+      - File mode creation mask of the process, as an octal string, so the files it creates (database, logs) are
+        as private as under the service's systemd unit (C(UMask=0027)) rather than world-readable under the
+        default C(0022).
+    type: str
+    default: "0027"
+    version_added: 1.7.0
   stop_timeout:
     description: Seconds to wait after SIGTERM before sending SIGKILL.
     type: int
@@ -252,6 +260,17 @@ class _Identity(object):
         os.setuid(self.uid)
 
 
+def parse_umask(module):
+    value = module.params["umask"]
+    try:
+        mask = int(value, 8)
+    except ValueError:
+        mask = -1
+    if not 0 <= mask <= 0o777:
+        module.fail_json(msg="umask %r is not an octal mode between 0000 and 0777 (for example \"0027\")" % value)
+    return mask
+
+
 def _environment(module, identity):
     env = {}
     for key, value in os.environ.items():
@@ -301,7 +320,7 @@ def _start(module, name, command, identity):
         os.makedirs(pid_dir, 0o755)
     log = _open_log(module, params["log_file"], identity)
     try:
-        proc = _process.spawn(command, chdir, env, log, identity.demote)
+        proc = _process.spawn(command, chdir, env, log, identity.demote, umask=parse_umask(module))
     except _process.ProcessError as exc:
         module.fail_json(msg="%s: cannot execute %s: %s" % (name, command[0], to_native(exc)))
     finally:
@@ -367,6 +386,7 @@ def create_module():
             group=dict(type="str"),
             log_file=dict(type="path"),
             state=dict(type="str", default="started", choices=["started", "stopped", "restarted", "status"]),
+            umask=dict(type="str", default="0027"),
             stop_timeout=dict(type="int", default=30),
             startup_wait=dict(type="float", default=2),
         ),

@@ -319,6 +319,10 @@ verification:
     tables:
       description: Row count per table of the restored copy, equal to the manifest; the keys are table names.
       type: dict
+    database_bytes:
+      description: Size of C(database.db) in the archive, in bytes.
+      type: int
+      version_added: 1.7.0
     transaction_log_lines:
       description: Lines of the transaction log in the archive; null for a O(database_only) archive.
       type: int

@@ -33,39 +33,13 @@ author:
   - Inventory Enterprise operations team (@inventory-enterprise)
 extends_documentation_fragment:
   - inventory_enterprise.ops.attributes
+  - inventory_enterprise.ops.prometheus
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
 options:
-  prometheus_url:
-    description: Base URL of the Prometheus server.
-    type: str
-    default: http://localhost:9090
-  prometheus_timeout:
-    description: Seconds to wait for each query's answer.
-    type: float
-    default: 10
-  prometheus_token:
-    description: Bearer token, when a proxy in front of Prometheus requires one.
-    type: str
-  validate_certs:
-    description: Verify the TLS certificate of O(prometheus_url).
-    type: bool
-    default: true
-  job:
-    description: Only series of this scrape job (C(job="...")).
-    type: str
-  instances:
-    description:
-      - Only these values of the instance label (C(host:port) as Prometheus scrapes them).
-      - Also the rows of RV(instances); an instance without series gets V(no_data) rows.
-    type: list
-    elements: str
-  selector:
-    description: More label matchers for every query, as written inside the braces, for example C(env="prod").
-    type: str
   by_instance:
     description: Also report every check except V(route_latency) per instance, in RV(instances).
     type: bool
@@ -183,6 +157,7 @@ options:
     default: []
 notes:
   - Routes without traffic in O(window) are left out of RV(routes) (their quantile is undefined).
+  - O(instances) also names the rows of RV(instances); an instance without series gets V(no_data) rows.
   - See C(docs/performance.md) in the collection for the queries and how to read the report.
 '''
 
@@ -355,14 +330,8 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._promethe
 
 
 def argument_spec():
-    return dict(
-        prometheus_url=dict(type='str', default='http://localhost:9090'),
-        prometheus_timeout=dict(type='float', default=10.0),
-        prometheus_token=dict(type='str', no_log=True),
-        validate_certs=dict(type='bool', default=True),
-        job=dict(type='str'),
-        instances=dict(type='list', elements='str'),
-        selector=dict(type='str'),
+    spec = _prometheus_api.prometheus_argument_spec()
+    spec.update(
         by_instance=dict(type='bool', default=True),
         window=dict(type='str', default='5m'),
         quantile=dict(type='float', default=0.95),
@@ -384,6 +353,7 @@ def argument_spec():
         postgres_top_statements=dict(type='int', default=10),
         fail_on=dict(type='list', elements='str', choices=['failed', 'error', 'no_data'], default=[]),
     )
+    return spec
 
 
 def create_module():
@@ -411,9 +381,7 @@ def validate(module):
 def run_module(module):
     validate(module)
     params = module.params
-    client = _prometheus_api.PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
-                                              validate_certs=params['validate_certs'],
-                                              token=params['prometheus_token'])
+    client = _prometheus_api.client_from_params(params)
     report = build_report(client, ReportSpec(params), params['checks'], params['by_instance'], params['slowest_count'])
     postgres = slow_query_report(params['postgres_log_path'], params['postgres_top_statements'])
     failed_checks = [check['name'] for check in report['checks'] if check['verdict'] != OK]

@@ -374,7 +374,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus_api import PrometheusClient
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus_api import client_from_params
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._runbook_review import (
     Period,
     SourceUnavailable,
@@ -384,6 +384,8 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._runbook_
 
 
 def argument_spec():
+    # The Prometheus options are named as the prometheus doc fragment's, but prometheus_url has no default (unset,
+    # the alerts are left out) and job, instances and selector have no meaning for ALERTS.
     return dict(
         journal_dir=dict(type='path', default='~/.local/state/inventory-enterprise/runbook-journal'),
         runbooks_dir=dict(type='path'),
@@ -420,10 +422,7 @@ def run_module(module):
         module.fail_json(msg='prometheus_timeout must be greater than 0, got %s' % params['prometheus_timeout'])
     now = time.time()
     period = period_of(module, now)
-    client = None
-    if params['prometheus_url']:
-        client = PrometheusClient(params['prometheus_url'], timeout=params['prometheus_timeout'],
-                                  validate_certs=params['validate_certs'], token=params['prometheus_token'])
+    client = client_from_params(params) if params['prometheus_url'] else None
     try:
         review = build_review(params, period, client, now=now)
     except SourceUnavailable as exc:

@@ -256,7 +256,8 @@ def create_app(settings: Settings, console_logs=False) -> FastAPI:
         committed rows to PostgreSQL when dual-write is on (a failure there is counted, never raised)."""
         with service.txlog.lock:
             try:
-                with db.connection(settings.database_path) as conn, service.metrics.db_timer(operation):
+                with db.connection(settings.database_path, operation, service.logs.application) as conn, \
+                        service.metrics.db_timer(operation):
                     result = do_write(conn)
                     if service.dual_writer is not None and mirror is not None:
                         service.dual_writer.mirror(conn, operation, mirror(result))

@@ -1,12 +1,16 @@
 """SQLite schema and connections, and the PostgreSQL health probe."""
 import contextlib
 import sqlite3
+import time
 import urllib.parse
 from pathlib import Path
 
 from . import consumption
 
 BUSY_TIMEOUT_MS = 5000
+# A write that waited this long for another connection's write lock is logged (see transaction()): SQLite's busy
+# handler has retried about seven times by then, well past any wait that needs no attention.
+BUSY_LOG_MS = 50
 POSTGRES_CONNECT_TIMEOUT = 3
 
 SCHEMA = [
@@ -67,10 +71,18 @@ SCHEMA = [
 ] + list(consumption.SCHEMA)
 
 
-def connect(path) -> sqlite3.Connection:
+class Connection(sqlite3.Connection):
+    """A connection that knows the operation it writes for and the logger its lock waits go to (transaction())."""
+
+    operation = None
+    busy_log = None
+
+
+def connect(path, operation=None, busy_log=None) -> sqlite3.Connection:
     """A connection for one request or one thread; sqlite3 objects must not cross threads."""
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE) so a write takes the lock up front.
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, factory=Connection)
+    conn.operation, conn.busy_log = operation, busy_log
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout=%d" % BUSY_TIMEOUT_MS)
     conn.execute("PRAGMA foreign_keys=ON")
@@ -78,17 +90,39 @@ def connect(path) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def connection(path):
-    conn = connect(path)
+def connection(path, operation=None, busy_log=None):
+    conn = connect(path, operation, busy_log)
     try:
         yield conn
     finally:
         conn.close()
 
 
+def _report_lock_wait(conn, started, exc=None):
+    """The wait for the write lock, on the connection's busy_log: a WARNING line when it took BUSY_LOG_MS or more,
+    an ERROR line when SQLite gave up (busy_timeout passed): `sqlite busy wait_ms=<n> op=<operation>`,
+    `sqlite database is locked wait_ms=<n> op=<operation>` (docs/logs.md)."""
+    log = getattr(conn, "busy_log", None)
+    if log is None:
+        return
+    waited = round((time.monotonic() - started) * 1000)
+    operation = getattr(conn, "operation", None) or "-"
+    if exc is not None:
+        if "locked" in str(exc) or "busy" in str(exc):
+            log.error("sqlite database is locked wait_ms=%d op=%s", waited, operation)
+    elif waited >= BUSY_LOG_MS:
+        log.warning("sqlite busy wait_ms=%d op=%s", waited, operation)
+
+
 @contextlib.contextmanager
 def transaction(conn):
-    conn.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        _report_lock_wait(conn, started, exc)
+        raise
+    _report_lock_wait(conn, started)
     try:
         yield conn
     except BaseException:

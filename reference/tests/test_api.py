@@ -2,6 +2,8 @@
 import datetime
 import json
 import re
+import sqlite3
+import threading
 import time
 
 import jwt
@@ -277,3 +279,23 @@ def test_server_errors_are_logged_as_error(server, settings):
     errors = [line for line in application.splitlines() if " ERROR " in line]
     assert any("unhandled exception GET /boom: RuntimeError: kaboom" in line for line in errors)
     assert any(re.search(r"ERROR GET /boom 500 duration=\d+ms$", line) for line in errors)
+
+
+def test_a_write_held_up_by_another_writer_logs_its_wait(server, settings):
+    headers = auth_headers(server)
+    holder = sqlite3.connect(str(settings.database_path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # a second process writing, say a maintenance job
+    release = threading.Timer(0.4, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        response = requests.post(server.url + "/api/inventory/counts", json=COUNT, headers=headers)
+    finally:
+        release.join()
+        holder.close()
+    assert response.status_code == 201, response.text
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    application = wait_for_log(settings.log_dir / ("application-%s.log" % datetime.date.today().isoformat()),
+                               r"^%s WARNING sqlite busy wait_ms=\d+ op=inventory_count\.create$" % stamp)
+    waited = int(re.search(r"sqlite busy wait_ms=(\d+)", application).group(1))
+    assert 200 <= waited < db.BUSY_TIMEOUT_MS
+    assert " ERROR " not in application

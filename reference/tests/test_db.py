@@ -1,4 +1,10 @@
+import contextlib
+import logging
+import re
 import sqlite3
+import threading
+
+import pytest
 
 from inventory_service import db
 
@@ -41,3 +47,67 @@ def test_sqlite_probe(tmp_path):
     assert db.sqlite_ok(path)
     path.write_bytes(b"this is not a database" * 100)
     assert not db.sqlite_ok(path)
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.levelname, record.getMessage()))
+
+
+def _busy_logger():
+    handler = _Lines()
+    logger = logging.Logger("test-busy", logging.INFO)
+    logger.addHandler(handler)
+    return logger, handler.lines
+
+
+@contextlib.contextmanager
+def _write_lock_held(path, seconds):
+    """Another connection holds the write lock for `seconds` (from a thread), as a second writer would."""
+    holder = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(seconds, lambda: holder.execute("COMMIT"))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        holder.close()
+
+
+def test_a_write_that_waited_for_the_lock_is_logged_with_its_wait(tmp_path):
+    path = tmp_path / "inv.db"
+    db.init_db(path)
+    logger, lines = _busy_logger()
+    with db.connection(path, "inventory_count.create", logger) as conn:
+        with db.transaction(conn):  # no other writer: nothing to report
+            conn.execute("INSERT INTO item_master (item_code) VALUES ('A')")
+        assert lines == []
+        with _write_lock_held(path, 0.3):
+            with db.transaction(conn):
+                conn.execute("INSERT INTO item_master (item_code) VALUES ('B')")
+    assert len(lines) == 1 and lines[0][0] == "WARNING", lines
+    match = re.match(r"^sqlite busy wait_ms=(\d+) op=inventory_count\.create$", lines[0][1])
+    assert match and 200 <= int(match.group(1)) < 5000, lines
+
+
+def test_a_write_that_gave_up_on_the_lock_is_logged_as_an_error(tmp_path):
+    path = tmp_path / "inv.db"
+    db.init_db(path)
+    logger, lines = _busy_logger()
+    with db.connection(path, "invoice.create", logger) as conn:
+        conn.execute("PRAGMA busy_timeout=100")  # the service's 5 s, shortened for the test
+        with _write_lock_held(path, 0.5):
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                with db.transaction(conn):
+                    conn.execute("INSERT INTO item_master (item_code) VALUES ('C')")
+    assert len(lines) == 1 and lines[0][0] == "ERROR", lines
+    match = re.match(r"^sqlite database is locked wait_ms=(\d+) op=invoice\.create$", lines[0][1])
+    assert match and 80 <= int(match.group(1)) < 500, lines
+    with db.connection(path) as conn:  # without a busy_log nothing is reported, as before
+        with db.transaction(conn):
+            conn.execute("INSERT INTO item_master (item_code) VALUES ('D')")

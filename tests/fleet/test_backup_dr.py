@@ -1,6 +1,7 @@
 """Backup and disaster recovery across the lab's real SSH hosts: app1's backup goes to backup1 (its own
 private /srv) encrypted with age, the monthly drill decrypts and restores it into a scratch instance on
 standby1, and the failover brings standby1's own service up on app1's data."""
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def test_backup_goes_offsite_the_drill_meets_rto_rpo_and_failover_serves_the_pri
     assert any(line.startswith("RTO ") and line.endswith("met") for line in report), report
     assert any(line.startswith("RPO ") and line.endswith("met") for line in report), report
     assert ssh("standby1", "test -e /tmp/inventory-dr-drill-instance && echo left || echo gone").strip() == "gone"
+    # The drill's record on the primary, which the monthly performance review charts.
+    record = json.loads(ssh(app1, "cat $(ls -t %s/dr-drills/dr-drill-*.json | head -n 1)" % HOME))
+    assert record["outcome"] == "passed" and record["standby"] == "standby1" and record["primary"] == app1, record
+    assert 0 < record["rto_seconds"] <= record["rto_target_seconds"] and record["backup"] == created["name"], record
 
     failover = fleet.play("playbooks/dr_failover.yml", extra_vars=keys)
     assert failover.rc == 0, failover.failed_tasks()

@@ -24,13 +24,22 @@ DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 class PrometheusServer:
     """prometheus with a temporary storage directory; targets are host:port strings scraped as job `job`."""
 
-    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", rule_files=(),
+    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", retention=None, rule_files=(),
                  evaluation_interval="1m"):
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
+        # Alerting and recording rules, evaluated every evaluation_interval (1s: an alert without `for` fires at once).
         self.rule_files, self.evaluation_interval = list(rule_files), evaluation_interval
+        # Backfilled history (tests/support/prometheus_history.py) spanning more than the default 15 days needs a
+        # longer one: Prometheus deletes blocks that end that long before its newest block, on start.
+        self.retention = retention
         self.proc = None
+
+    @property
+    def data_dir(self):
+        """The storage directory; blocks backfilled into it before start() are served."""
+        return os.path.join(self.workdir, "data")
 
     @property
     def url(self):
@@ -48,39 +57,15 @@ class PrometheusServer:
                        "rule_files": self.rule_files,
                        "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}]},
                       handle)
+        retention = ["--storage.tsdb.retention.time", self.retention] if self.retention else []
         self.proc = subprocess.Popen(
-            # A long retention: backfilled history months old must not be deleted on start (the default is 15 days).
             [binary, "--config.file", config, "--storage.tsdb.path", self.data_dir,
-             "--storage.tsdb.retention.time", "3650d",
-             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"],
+             "--web.listen-address", "127.0.0.1:%d" % self.port, "--log.level", "warn"] + retention,
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.workdir, "prometheus.log"), "w"),
             preexec_fn=_die_with_parent)
         wait_for_port("127.0.0.1", self.port, timeout)
         self.wait_for(lambda: self.get("/-/ready") is not None, timeout, "Prometheus ready")
         return self
-
-    @property
-    def data_dir(self):
-        return os.path.join(self.workdir, "data")
-
-    def backfill(self, samples):
-        """Before start(): write samples [(name, labels dict, value, epoch seconds)] into the storage as TSDB
-        blocks with promtool, so a history of months is there at once, read by Prometheus as its own."""
-        binary = shutil.which("promtool")
-        if not binary:
-            raise RuntimeError("promtool is not installed: tests/setup-system.sh installs Debian's prometheus package")
-        source = os.path.join(self.workdir, "backfill.om")
-        with open(source, "w") as handle:
-            # OpenMetrics: a family's samples together, each series' samples together and in time order.
-            lines = sorted((name, ",".join('%s="%s"' % item for item in sorted(labels.items())), at, value)
-                           for name, labels, value, at in samples)
-            for name, text, at, value in lines:
-                handle.write("%s{%s} %s %.3f\n" % (name, text, value, at))
-            handle.write("# EOF\n")
-        proc = subprocess.run([binary, "tsdb", "create-blocks-from", "openmetrics", source, self.data_dir],
-                              capture_output=True, text=True, timeout=120, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError("promtool could not backfill: %s" % (proc.stderr or proc.stdout)[-2000:])
 
     def get(self, path):
         try:
@@ -146,6 +131,27 @@ class TextfileExporter:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=15)
+
+
+def backfill(storage_dir, openmetrics):
+    """Write past samples (OpenMetrics text with timestamps, ending in # EOF) into a Prometheus storage directory
+    with promtool, before a server starts on it. One block per 100 days: promtool's default of one per 2 hours
+    makes a quarter of history cost 40 s and hundreds of blocks."""
+    promtool = shutil.which("promtool")
+    if not promtool:
+        raise RuntimeError("promtool is not installed: tests/setup-system.sh installs Debian's prometheus package")
+    os.makedirs(storage_dir, exist_ok=True)
+    source = os.path.join(storage_dir, "backfill.om")
+    with open(source, "w") as handle:
+        handle.write(openmetrics)
+    try:
+        proc = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=2400h",
+                               source, storage_dir], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
+                              check=False)
+    finally:
+        os.unlink(source)
+    if proc.returncode:
+        raise RuntimeError("promtool could not backfill %s: %s" % (storage_dir, proc.stderr.decode()[-2000:]))
 
 
 class KnownMetrics:

@@ -78,6 +78,8 @@ def mentioned_paths(text):
 
 def collection_names():
     names = {os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", "*", "*.py"))}
+    # A filter file holds several filters, each documented in a YAML file of its own name.
+    names |= {os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.yml"))}
     names |= set(ROLES)
     names |= {os.path.splitext(os.path.relpath(p, os.path.join(ROOT, "playbooks")))[0].replace(os.sep, ".")
               for p in glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True)}

@@ -73,3 +73,24 @@ def test_health_check_does_not_load_the_archive_code():
     assert 'ansible_collections.inventory_enterprise.ops.plugins.module_utils._backup_records' in loaded
     heavy = [name for name in loaded if name.split('.')[-1] in ('_archive', '_restore', 'tarfile', 'zstandard', 'sqlite3')]
     assert heavy == []
+
+
+def _module_fragments(path):
+    """The doc fragments a module's DOCUMENTATION extends."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', '') == 'DOCUMENTATION' for t in node.targets):
+            return yaml.safe_load(ast.literal_eval(node.value)).get('extends_documentation_fragment') or []
+    return []
+
+
+def test_action_groups_hold_every_module_of_their_fragment():
+    """module_defaults for group/inventory_enterprise.ops.api (or .postgresql) reach every module with those options."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(os.path.dirname(PLUGINS), 'meta', 'runtime.yml')) as handle:
+        groups = yaml.safe_load(handle)['action_groups']
+    modules = os.path.join(PLUGINS, 'modules')
+    for group, fragment in (('api', 'inventory_enterprise.ops.api'), ('postgresql', 'inventory_enterprise.ops.postgres')):
+        users = sorted(name[:-3] for name in os.listdir(modules)
+                       if name.endswith('.py') and fragment in _module_fragments(os.path.join(modules, name)))
+        assert sorted(groups[group]) == users, group

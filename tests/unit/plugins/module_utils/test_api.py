@@ -119,3 +119,23 @@ def test_bearer_token_and_post(api):
 def test_no_token_no_header(api):
     ApiClient(api.url, timeout=5).get('/health')
     assert api.requests[0]['authorization'] is None
+
+
+@pytest.mark.parametrize('validate_certs', [True, False])
+def test_one_tls_context_per_client(api, monkeypatch, validate_certs):
+    """urls.Request.open would load the CA certificates on every request (about 20 ms each); a client loads them
+    once, with the validation it was asked for, where ansible-core lets it pass a context."""
+    from ansible.module_utils import urls
+    made = []
+    real = urls.make_context
+
+    def counting(**kwargs):
+        made.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(urls, 'make_context', counting)
+    client = ApiClient(api.url, timeout=5, validate_certs=validate_certs)
+    for dummy in range(5):
+        assert client.get('/health').status == 200
+    assert made == [dict(validate_certs=validate_certs)]
+    assert len(api.requests) == 5

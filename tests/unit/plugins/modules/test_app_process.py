@@ -282,6 +282,27 @@ def test_env_file_and_environment(workdir, capsys):
     assert "task" not in json.dumps(result.get("invocation", {}))
 
 
+@pytest.mark.parametrize("umask, expected", [(None, 0o640), ("0022", 0o644), ("0077", 0o600)])
+def test_files_the_process_creates_follow_the_umask(workdir, capsys, umask, expected):
+    """By default as private as under the systemd unit (UMask=0027): a database or log it creates is not
+    world-readable."""
+    tmp_path, dummy = workdir
+    created = tmp_path / ("created-%s" % umask)
+    code = "import time; open(%r, 'w').close(); time.sleep(60)" % str(created)
+    extra = {} if umask is None else {"umask": umask}
+    args = base_args(tmp_path, "umask%s" % umask, command=[sys.executable, "-c", code, "umask"], startup_wait=1, **extra)
+    failed, result = run(args, capsys)
+    assert not failed, result
+    assert created.stat().st_mode & 0o777 == expected
+
+
+def test_bad_umask_fails_before_starting(workdir, capsys):
+    tmp_path, dummy = workdir
+    failed, result = run(base_args(tmp_path, "badmask", command=sleeper("badmask"), umask="0999"), capsys)
+    assert failed and "umask '0999' is not an octal mode" in result["msg"], result
+    assert "pid" not in result or not result.get("pid")
+
+
 def test_log_is_appended(workdir, capsys):
     tmp_path, dummy = workdir
     log = tmp_path / "append.log"

@@ -23,7 +23,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._runbook_
     utc_iso,
 )
 from ansible_collections.inventory_enterprise.ops.plugins.modules import runbook_review
-from ansible_collections.inventory_enterprise.ops.tests.support.prometheus import PrometheusServer
+from ansible_collections.inventory_enterprise.ops.tests.support.prometheus import PrometheusServer, backfill
 from ansible_collections.inventory_enterprise.ops.tests.unit.plugins.modules.utils import run_module
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -250,23 +250,28 @@ EXTRA_RULES = '''groups:
 
 
 def firing(alertname, start_days_ago, minutes, state='firing', every=15):
-    """ALERTS samples of one episode, every `every` seconds as a rule evaluation writes them."""
+    """ALERTS samples of one episode, (labels text, epoch), every `every` seconds as a rule evaluation writes them."""
     start = NOW - start_days_ago * DAY
-    return [('ALERTS', dict(alertname=alertname, alertstate=state, host='app1'), 1, start + offset)
-            for offset in range(0, minutes * 60, every)]
+    labels = 'alertname="%s",alertstate="%s",host="app1"' % (alertname, state)
+    return [(labels, start + offset) for offset in range(0, minutes * 60, every)]
+
+
+def openmetrics(samples):
+    """OpenMetrics text of ALERTS samples: each series' samples together and in time order."""
+    return ''.join('ALERTS{%s} 1 %.3f\n' % sample for sample in sorted(samples)) + '# EOF\n'
 
 
 @pytest.fixture(scope='module')
 def prometheus(tmp_path_factory):
     rules = tmp_path_factory.mktemp('rules') / 'extra.yml'
     rules.write_text(EXTRA_RULES)
-    server = PrometheusServer([], rule_files=[ALERT_RULES, str(rules)])
+    server = PrometheusServer([], retention='3650d', rule_files=[ALERT_RULES, str(rules)])
     history = (firing('ServiceDown', 40, 20) + firing('ServiceDown', 10, 20)
                # Flapping: twice five minutes apart is one episode.
                + firing('HighMemory', 5, 10) + firing('HighMemory', 5 - 15 / 1440.0, 10)
                + firing('NoRunbookHere', 7, 5) + firing('GoneAlert', 3, 5) + firing('RenamedRunbook', 2, 5)
                + firing('CacheMisses', 200, 30) + firing('LowCacheHitRate', 1, 30, state='pending'))
-    server.backfill(history)
+    backfill(server.data_dir, openmetrics(history))
     server.start()
     yield server
     server.close()
