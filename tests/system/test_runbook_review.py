@@ -2,7 +2,8 @@
 launched through ansible-runner as AWX launches its job template, on a host whose service home is gone (it
 escalates), recorded by the runbook_journal callback that ansible.cfg enables beside AWX's own; a real Prometheus
 with the collection's alert rules and a node_exporter serving a failed backup's textfile, so BackupFailed really
-fires; then runbook_review over both, through a playbook on localhost."""
+fires; then the quarterly playbook's runbook review (playbooks/quarterly.yml, tag reviews_runbooks) over both, and
+its report."""
 import json
 import os
 
@@ -37,9 +38,11 @@ def quarter(tmp_path_factory):
             env={"INVENTORY_ENTERPRISE_RUNBOOK_JOURNAL": str(journal)})
         prometheus.wait_for(lambda: prometheus.query('ALERTS{alertname="BackupFailed",alertstate="firing"}'),
                             60, "BackupFailed firing")
-        review = pb.run_playbook("tests/system/playbooks/runbook_review.yml", inventory, extra_vars={
-            "review_journal_dir": str(journal), "review_prometheus_url": prometheus.url})
-        yield dict(runbook=runbook, review=review, journal=journal)
+        # The journal reaches the review as AWX passes it: the role's default reads the same environment variable.
+        review = pb.run_playbook("playbooks/quarterly.yml", inventory, tags="reviews_runbooks", extra_vars={
+            "reviews_runbooks_prometheus_url": prometheus.url, "reviews_report_dir": str(tmp / "reports")},
+            env={"INVENTORY_ENTERPRISE_RUNBOOK_JOURNAL": str(journal)})
+        yield dict(runbook=runbook, review=review, journal=journal, reports=tmp / "reports")
     finally:
         prometheus.close()
         exporter.close()
@@ -62,7 +65,7 @@ def test_the_journal_records_the_runbook_run_and_its_failed_steps(quarter):
 def test_the_review_counts_the_run_and_maps_the_fired_alert_to_its_runbook(quarter):
     review = quarter["review"]
     assert review.rc == 0, review.failed_tasks()
-    result = review.task_results("Review the runbook runs and the alerts of the quarter")["localhost"]
+    result = review.task_results("Review the runbook runs and the alerts of the period")["localhost"]
     assert result["changed"] is False and result["review"] == "runbooks" and result["unavailable"] == []
     rows = dict((row["runbook"], row) for row in result["runbooks"])
     assert sorted(rows) == RUNBOOKS
@@ -81,3 +84,11 @@ def test_the_review_counts_the_run_and_maps_the_fired_alert_to_its_runbook(quart
     assert sorted(subject for code, subject in findings if code == "runbook_never_exercised") == [
         name for name in RUNBOOKS if name != "backup_failed"]
     assert result["findings"][0]["severity"] == "high"
+
+
+def test_the_report_shows_the_runbook_review(quarter):
+    (page,) = [path for path in quarter["reports"].iterdir() if path.name.startswith("quarterly-runbooks-")]
+    text = page.read_text()
+    for name in ("runs_per_runbook", "duration_per_runbook", "alerts_fired"):
+        assert 'data-series="%s"' % name in text
+    assert "Escalate when the manual backup still fails" in text and "BackupFailed" in text
