@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import stat
+import tempfile
 
 # Bytes read or written at a time.
 CHUNK = 1024 * 1024
@@ -59,6 +60,24 @@ def fsync_path(path, directory=False):
 
 def fsync_dir(path):
     fsync_path(path, directory=True)
+
+
+def write_atomic(path, data, mode=0o640):
+    """Write bytes `data` to `path` so that a reader sees the old file or the whole new one, never part of it,
+    even after a crash: a hidden temporary file beside it, fsynced, renamed over it, the directory fsynced."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.partial', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_path(tmp)
+        raise
+    fsync_dir(directory)
 
 
 def remove_path(path):

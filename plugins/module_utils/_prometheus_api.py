@@ -7,8 +7,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Instant and range queries against Prometheus's HTTP API (/api/v1/query, /api/v1/query_range), and the PromQL
-the performance report asks.
+"""Instant and range queries against Prometheus's HTTP API (/api/v1/query, /api/v1/query_range), its alerting
+rules (/api/v1/rules), and the PromQL the performance report asks.
 
 The HTTP goes through the collection's one client (_api.ApiClient); every failure becomes a PrometheusError whose
 message names the query, the server and what to do, so a report can show it per check instead of a silent zero.
@@ -25,6 +25,7 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._api impo
 
 QUERY_PATH = 'api/v1/query'
 RANGE_PATH = 'api/v1/query_range'
+RULES_PATH = 'api/v1/rules'
 LABEL_NAME = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*$')
 DURATION = re.compile(r'^[0-9]+(ms|s|m|h|d|w|y)$')
 
@@ -70,6 +71,15 @@ class PrometheusClient(object):
         args = {'query': expr, 'start': _seconds(start), 'end': _seconds(end), 'step': _seconds(step)}
         return parse_matrix(self._get('%s?%s' % (RANGE_PATH, urlencode(args))), self.url)
 
+    def alerting_rules(self):
+        """Every alerting rule Prometheus has loaded (GET /api/v1/rules): dicts with name, labels, annotations."""
+        data = self._get(RULES_PATH)
+        groups = data.get('groups') if isinstance(data, dict) else None
+        if not isinstance(groups, list):
+            raise PrometheusError('unexpected answer to %s from %s: %s' % (RULES_PATH, self.url, excerpt(str(data), 120)))
+        return [rule for group in groups if isinstance(group, dict) for rule in group.get('rules') or []
+                if isinstance(rule, dict) and rule.get('type') == 'alerting']
+
     def _get(self, path):
         try:
             payload = self.api.get_json(path)
@@ -92,7 +102,8 @@ def _reason(exc, url):
         # Prometheus's own words: bad_data for a query it cannot parse, timeout, execution...
         return 'Prometheus at %s refused the query (%s): %s' % (url, body.get('errorType'), excerpt(body.get('error')))
     # ApiClient's hints speak of the service's api_url; here the address is prometheus_url.
-    return '%s; check that Prometheus runs there (prometheus_url)' % str(exc).split('; ', maxsplit=1)[0]
+    text = str(exc).split('; ', maxsplit=1)[0].split(': is the service running', 1)[0]
+    return '%s; check that Prometheus runs there (prometheus_url)' % text
 
 
 def parse_data(data, url):

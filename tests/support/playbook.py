@@ -3,10 +3,13 @@
 Uses the JSON stdout callback so a test can assert per-host `changed`/`failures`/`unreachable`
 counts (idempotence, check mode) instead of grepping human output.
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -15,9 +18,22 @@ BIN = os.path.dirname(sys.executable)
 WHEEL_DIR = os.path.join(ROOT, "build", "dist")
 
 
+_JOURNAL = []
+
+
+def runbook_journal_dir():
+    """Where the runbook_journal callback (enabled in ansible.cfg) records the runbooks the tests run: a directory
+    of this test process, removed at its end, never the journal of the user running the tests."""
+    if not _JOURNAL:
+        _JOURNAL.append(tempfile.mkdtemp(prefix="ie-runbook-journal-"))
+        atexit.register(shutil.rmtree, _JOURNAL[0], True)
+    return _JOURNAL[0]
+
+
 def ansible_env(**extra):
     env = dict(os.environ)
     env.update(
+        INVENTORY_ENTERPRISE_RUNBOOK_JOURNAL=runbook_journal_dir(),
         ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
         ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "build", "collections"),
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
@@ -98,7 +114,8 @@ def local_host(**hostvars):
     return hostvars
 
 
-def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, diff=False, limit=None, timeout=900):
+def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, diff=False, limit=None, timeout=900,
+                 env=None):
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inventory]
     if not os.path.isabs(playbook):
         playbook = os.path.join(ROOT, playbook)
@@ -113,5 +130,5 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False, tags=None, d
         cmd += ["--tags", tags]
     if limit:
         cmd += ["--limit", limit]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(**(env or {})), capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookResult(proc)

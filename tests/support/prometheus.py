@@ -24,10 +24,13 @@ DB_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 class PrometheusServer:
     """prometheus with a temporary storage directory; targets are host:port strings scraped as job `job`."""
 
-    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", retention=None):
+    def __init__(self, targets, job="inventory_enterprise", scrape_interval="1s", retention=None, rule_files=(),
+                 evaluation_interval="1m"):
         self.port = free_port()
         self.workdir = tempfile.mkdtemp(prefix="ie-prometheus-")
         self.job, self.targets, self.scrape_interval = job, list(targets), scrape_interval
+        # Alerting and recording rules, evaluated every evaluation_interval (1s: an alert without `for` fires at once).
+        self.rule_files, self.evaluation_interval = list(rule_files), evaluation_interval
         # Backfilled history (tests/support/prometheus_history.py) spanning more than the default 15 days needs a
         # longer one: Prometheus deletes blocks that end that long before its newest block, on start.
         self.retention = retention
@@ -49,7 +52,9 @@ class PrometheusServer:
         config = os.path.join(self.workdir, "prometheus.yml")
         with open(config, "w") as handle:
             # JSON is YAML: no YAML library needed here.
-            json.dump({"global": {"scrape_interval": self.scrape_interval, "evaluation_interval": "1m"},
+            json.dump({"global": {"scrape_interval": self.scrape_interval,
+                                  "evaluation_interval": self.evaluation_interval},
+                       "rule_files": self.rule_files,
                        "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": self.targets}]}]},
                       handle)
         retention = ["--storage.tsdb.retention.time", self.retention] if self.retention else []
@@ -96,6 +101,36 @@ class PrometheusServer:
             self.proc.terminate()
             self.proc.wait(timeout=15)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class TextfileExporter:
+    """Debian's node_exporter serving only its textfile collector: the *.prom files of `directory`, as the
+    collection's metrics (backup, model review, procedure metrics) reach Prometheus on a real host."""
+
+    def __init__(self, directory):
+        self.directory, self.port, self.proc = directory, free_port(), None
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=30.0):
+        binary = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+        if not binary:
+            raise RuntimeError("node_exporter is not installed: tests/setup-system.sh installs Debian's "
+                               "prometheus-node-exporter package")
+        self.proc = subprocess.Popen(
+            [binary, "--collector.disable-defaults", "--collector.textfile",
+             "--collector.textfile.directory", self.directory, "--web.listen-address", self.target,
+             "--log.level", "warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        wait_for_port("127.0.0.1", self.port, timeout)
+        return self
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
 
 
 def backfill(storage_dir, openmetrics):

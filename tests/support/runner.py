@@ -24,10 +24,12 @@ def template(name):
     return found[0]
 
 
-def runner_env():
-    """The suite's Ansible settings, less the stdout callback: ansible-runner installs its own (awx_display)."""
-    env = {key: value for key, value in pb.ansible_env().items()
-           if key.startswith("ANSIBLE_") and key != "ANSIBLE_STDOUT_CALLBACK"}
+def runner_env(**extra):
+    """The suite's Ansible settings, less the stdout callback: ansible-runner installs its own (awx_display); and
+    the test's runbook journal, as AWX's Extra Environment Variables would set it."""
+    env = {key: value for key, value in pb.ansible_env(**extra).items()
+           if key.startswith("ANSIBLE_") and key != "ANSIBLE_STDOUT_CALLBACK"
+           or key == "INVENTORY_ENTERPRISE_RUNBOOK_JOURNAL"}
     env["PATH"] = pb.BIN + os.pathsep + os.environ.get("PATH", "")
     return env
 
@@ -64,7 +66,7 @@ class RunnerResult:
         return "RunnerResult(status=%s, rc=%s, stats=%s)\nSTDOUT:\n%s" % (self.status, self.rc, self.stats, self.stdout[-12000:])
 
 
-def run_template(name, inventory, private_data_dir, extra_vars=None, limit=None, timeout=900):
+def run_template(name, inventory, private_data_dir, extra_vars=None, limit=None, timeout=900, env=None):
     """Launch job template `name` on `inventory`. extra_vars: what the launch adds (survey answers, the site's
     settings), over the template's own; limit: only for templates that prompt for one (ask_limit)."""
     job = template(name)
@@ -83,7 +85,7 @@ def run_template(name, inventory, private_data_dir, extra_vars=None, limit=None,
         extravars=extravars,
         limit=limit or job.get("limit") or None,
         tags=",".join(job["tags"]) or None,
-        envvars=runner_env(),
+        envvars=runner_env(**(env or {})),
         quiet=True,
         timeout=timeout,
     )

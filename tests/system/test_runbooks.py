@@ -1,5 +1,6 @@
 """The guide's "System Down", "Backup Failed" and "Cache Misses" runbooks against a deployed reference service: each brings the
 host back (service answering, verified backup written) or fails saying what to do next."""
+import json
 import os
 import re
 import stat
@@ -12,6 +13,14 @@ from tests.support import playbook as pb
 
 def report(run, host):
     return run.task_results("Report what the runbook did")[host]["msg"]
+
+
+def last_journal_record():
+    """The newest run the runbook_journal callback (enabled in ansible.cfg) recorded."""
+    directory = pb.runbook_journal_dir()
+    newest = max((os.path.join(directory, name) for name in os.listdir(directory)), key=os.path.getmtime)
+    with open(newest) as handle:
+        return json.load(handle)
 
 
 def test_system_down_restarts_a_stopped_service(deployment):
@@ -29,6 +38,9 @@ def test_system_down_on_a_healthy_host_changes_nothing(deployment):
     assert run.rc == 0, run
     assert run.changed() == 0
     assert report(run, deployment.host)[1] == "no restore needed"
+    record = last_journal_record()
+    assert (record["runbook"], record["status"], record["failed_tasks"]) == ("system_down", "successful", [])
+    assert record["hosts"][deployment.host]["changed"] == 0 and record["hosts"][deployment.host]["failed"] == 0
 
 
 def test_system_down_escalates_when_the_service_cannot_start(deployment):
@@ -52,6 +64,10 @@ def test_system_down_escalates_when_the_service_cannot_start(deployment):
     escalation = run.task_results("Escalate when still down")[deployment.host]
     assert escalation["failed"] and "dr_restore.yml" in escalation["msg"], escalation
     assert deployment.health().status_code == 200
+    record = last_journal_record()
+    assert (record["runbook"], record["status"]) == ("system_down", "failed")
+    assert record["failed_tasks"][-1]["task"] == "Escalate when still down"
+    assert "dr_restore.yml" in record["failed_tasks"][-1]["message"]
 
 
 def test_backup_failed_writes_and_verifies_a_backup(deployment):

@@ -139,3 +139,14 @@ def test_hints_name_the_place_and_what_to_do(code, hinted):
             assert hint is None
         else:
             assert expected in hint and '/srv/b' in hint
+
+
+def test_write_atomic_replaces_whole_and_leaves_nothing_behind(tmp_path):
+    path = tmp_path / 'record.json'
+    path.write_bytes(b'old')
+    _files.write_atomic(str(path), b'new contents', mode=0o640)
+    assert path.read_bytes() == b'new contents' and stat.S_IMODE(os.stat(str(path)).st_mode) == 0o640
+    # A write that fails half-way (not bytes) keeps the old file and removes its temporary one.
+    with pytest.raises(TypeError):
+        _files.write_atomic(str(path), u'not bytes')
+    assert path.read_bytes() == b'new contents' and sorted(os.listdir(str(tmp_path))) == ['record.json']
