@@ -23,7 +23,7 @@ import io
 import json
 import math
 import re
-import xml.etree.ElementTree as ET
+from xml.etree import ElementTree
 from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleFilterError
@@ -60,8 +60,8 @@ RC = {
     'axes.spines.right': False,
 }
 
-ET.register_namespace('', SVG_NS)
-ET.register_namespace('xlink', XLINK_NS)
+ElementTree.register_namespace('', SVG_NS)
+ElementTree.register_namespace('xlink', XLINK_NS)
 
 
 def _matplotlib():
@@ -314,7 +314,7 @@ def _mark_points(root, tooltips):
         for shape, label in zip(shapes, labels):
             shape.set('class', 'data-point')
             if label is not None:
-                ET.SubElement(shape, '{%s}title' % SVG_NS).text = label
+                ElementTree.SubElement(shape, '{%s}title' % SVG_NS).text = label
             count += 1
     return count
 
@@ -338,7 +338,7 @@ def _prefix_ids(root, prefix):
 
 
 def _inline(svg, prefix, title, tooltips):
-    root = ET.fromstring(svg[svg.index('<svg'):])
+    root = ElementTree.fromstring(svg[svg.index('<svg'):])
     for metadata in root.findall('{%s}metadata' % SVG_NS):
         root.remove(metadata)
     points = _mark_points(root, tooltips)
@@ -350,10 +350,10 @@ def _inline(svg, prefix, title, tooltips):
     root.set('role', 'img')
     root.set('aria-labelledby', '%s-title' % prefix)
     root.set('data-points', str(points))
-    heading = ET.Element('{%s}title' % SVG_NS, {'id': '%s-title' % prefix})
+    heading = ElementTree.Element('{%s}title' % SVG_NS, {'id': '%s-title' % prefix})
     heading.text = title
     root.insert(0, heading)
-    return ET.tostring(root, encoding='unicode')
+    return ElementTree.tostring(root, encoding='unicode')
 
 
 def _chart_id(name, series):

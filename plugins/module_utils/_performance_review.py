@@ -20,10 +20,11 @@ __metaclass__ = type
 import calendar
 import datetime
 import math
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api, _service_layout
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
 
 SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
@@ -346,3 +347,27 @@ class PrometheusPart(object):
 
 def _count(value):
     return 'no count of' if value is None else '%d' % round(value)
+
+
+def invalid_params(params):
+    """What is wrong with the module's options, or None."""
+    for name in ('top_errors', 'worst_items', 'accuracy_months', 'dr_history_months'):
+        if params[name] < 1:
+            return '%s must be at least 1, got %d' % (name, params[name])
+    if params['prometheus_timeout'] <= 0:
+        return 'prometheus_timeout must be greater than 0, got %s' % params['prometheus_timeout']
+    for option in ('label_names', 'metric_names'):
+        bad = sorted('%s=%r' % item for item in params[option].items() if not _prometheus_api.LABEL_NAME.match(item[1]))
+        if bad:
+            return '%s must be Prometheus names ([a-zA-Z_][a-zA-Z0-9_]*): %s' % (option, ', '.join(bad))
+    return None
+
+
+def local_paths(params):
+    """The directories the local sources read; the service's .env is read only for what no option names."""
+    paths = _service_layout.service_paths_from_params(params)
+    home = paths['service_home']
+    return dict(log_dir=params['log_dir'] or paths['log_dir'], backup_dir=params['backup_dir'] or paths['backup_dir'],
+                database_path=paths['database_path'],
+                model_export_dir=params['model_export_dir'] or os.path.join(home, 'reports', 'ai-models'),
+                dr_drill_dir=params['dr_drill_dir'] or os.path.join(home, 'dr-drills'))

@@ -153,51 +153,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-pid:
-  description: Pid of the running process, null when it is not running.
-  returned: always
-  type: int
-  sample: 4242
-running:
-  description: Whether the process runs after the module (predicted in check mode).
-  returned: always
-  type: bool
-  sample: true
+pid: {description: 'Pid of the running process, null when it is not running.', returned: always, type: int, sample: 4242}
+running: {description: Whether the process runs after the module (predicted in check mode)., returned: always, type: bool, sample: true}
 state:
   description: Observed state after the module, V(started) or V(stopped) (predicted in check mode).
   returned: always
   type: str
   sample: started
-rss_bytes:
-  description: Resident memory of the process, null when it is not running.
-  returned: always
-  type: int
-  sample: 52428800
-uptime_seconds:
-  description: Seconds since the process started, null when it is not running.
-  returned: always
-  type: int
-  sample: 3600
-stale_pidfile:
-  description: The pidfile named a dead process or a process running something else.
-  returned: always
-  type: bool
-  sample: false
+rss_bytes: {description: 'Resident memory of the process, null when it is not running.', returned: always, type: int, sample: 52428800}
+uptime_seconds: {description: 'Seconds since the process started, null when it is not running.', returned: always, type: int, sample: 3600}
+stale_pidfile: {description: The pidfile named a dead process or a process running something else., returned: always, type: bool, sample: false}
 stop_signal:
   description: Signal that ended the process when the module stopped it.
   returned: when the module stopped a process
   type: str
   sample: SIGTERM
-cmdline:
-  description: Command line of the running process.
-  returned: always
-  type: list
-  elements: str
-  sample: [node, server.js]
-log_tail:
-  description: Last lines of O(log_file) when the process died during O(startup_wait).
-  returned: on start failure
-  type: str
+cmdline: {description: Command line of the running process., returned: always, type: list, elements: str, sample: [node, server.js]}
+log_tail: {description: Last lines of O(log_file) when the process died during O(startup_wait)., returned: on start failure, type: str}
 """
 
 import os

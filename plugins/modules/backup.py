@@ -205,11 +205,7 @@ backup:
       type: str
       returned: always
       sample: /opt/inventory-enterprise/backups/inventory_backup_2025-01-07T02-00-00.tar.zst
-    name:
-      description: File name of the archive.
-      type: str
-      returned: always
-      sample: inventory_backup_2025-01-07T02-00-00.tar.zst
+    name: {description: File name of the archive., type: str, returned: always, sample: inventory_backup_2025-01-07T02-00-00.tar.zst}
     size:
       description: Size in bytes.
       type: int
@@ -277,10 +273,7 @@ backup:
       description: Age of the recent archive returned instead of writing one (O(max_age_hours)).
       type: int
       returned: when O(max_age_hours) found a recent verified archive
-    duration:
-      description: Seconds spent writing the archive.
-      type: float
-      returned: when an archive was written with O(method=local)
+    duration: {description: Seconds spent writing the archive., type: float, returned: when an archive was written with O(method=local)}
 verification:
   description:
     - Result of the full verification (O(state=verified), or O(state=present) with O(verify=true)).
@@ -288,53 +281,21 @@ verification:
   returned: when an archive was verified
   type: dict
   contains:
-    path:
-      description: Absolute path of the verified archive.
-      type: str
-    name:
-      description: File name of the verified archive (the off-site copy keeps it).
-      type: str
-    ok:
-      description: Always true when returned without failure.
-      type: bool
-    archive_sha256:
-      description: SHA-256 of the archive file as read during the verification.
-      type: str
-    compression:
-      description: V(zstd) or V(gzip), from the file's magic bytes.
-      type: str
-    created_at:
-      description: Time of the backup from the manifest (UTC, ISO 8601).
-      type: str
-    service_version:
-      description: Service version from the manifest.
-      type: str
-    members:
-      description: Number of files in the archive besides the manifest.
-      type: int
-    integrity_check:
-      description: Result of C(PRAGMA integrity_check) on the restored copy.
-      type: str
-      sample: ok
-    tables:
-      description: Row count per table of the restored copy, equal to the manifest; the keys are table names.
-      type: dict
-    database_bytes:
-      description: Size of C(database.db) in the archive, in bytes.
-      type: int
-      version_added: 1.7.0
-    transaction_log_lines:
-      description: Lines of the transaction log in the archive; null for a O(database_only) archive.
-      type: int
-    transaction_log_offset:
-      description: Bytes of the transaction log in the archive; null for a O(database_only) archive.
-      type: int
-    last_seq:
-      description: C(seq) of the last transaction-log line in the archive; null when there is none.
-      type: int
-    duration:
-      description: Seconds the verification took.
-      type: float
+    path: {description: Absolute path of the verified archive., type: str}
+    name: {description: File name of the verified archive (the off-site copy keeps it)., type: str}
+    ok: {description: Always true when returned without failure., type: bool}
+    archive_sha256: {description: SHA-256 of the archive file as read during the verification., type: str}
+    compression: {description: 'V(zstd) or V(gzip), from the file''s magic bytes.', type: str}
+    created_at: {description: 'Time of the backup from the manifest (UTC, ISO 8601).', type: str}
+    service_version: {description: Service version from the manifest., type: str}
+    members: {description: Number of files in the archive besides the manifest., type: int}
+    integrity_check: {description: Result of C(PRAGMA integrity_check) on the restored copy., type: str, sample: ok}
+    tables: {description: 'Row count per table of the restored copy, equal to the manifest; the keys are table names.', type: dict}
+    database_bytes: {description: 'Size of C(database.db) in the archive, in bytes.', type: int, version_added: 1.7.0}
+    transaction_log_lines: {description: Lines of the transaction log in the archive; null for a O(database_only) archive., type: int}
+    transaction_log_offset: {description: Bytes of the transaction log in the archive; null for a O(database_only) archive., type: int}
+    last_seq: {description: C(seq) of the last transaction-log line in the archive; null when there is none., type: int}
+    duration: {description: Seconds the verification took., type: float}
 skipped_steps:
   description:
     - With O(method=api), the steps that were asked for but not done, each with the reason (also as warnings).
@@ -343,14 +304,8 @@ skipped_steps:
   returned: when O(method=api) skipped a step
   type: dict
   contains:
-    verification:
-      description: Why the archive was not verified.
-      type: str
-      returned: when skipped
-    retention:
-      description: Why O(retention_days) was not applied.
-      type: str
-      returned: when skipped
+    verification: {description: Why the archive was not verified., type: str, returned: when skipped}
+    retention: {description: Why O(retention_days) was not applied., type: str, returned: when skipped}
 pruned:
   description: Names of the archives removed by retention (in check mode, that would be removed).
   returned: always
@@ -366,12 +321,8 @@ rejected:
   type: list
   elements: dict
   contains:
-    name:
-      description: File name of the archive.
-      type: str
-    reason:
-      description: Why it does not verify.
-      type: str
+    name: {description: File name of the archive., type: str}
+    reason: {description: Why it does not verify., type: str}
 leftovers_removed:
   description: Temporary files of killed runs that were removed (in check mode, that would be removed); bookkeeping, never a change.
   returned: always

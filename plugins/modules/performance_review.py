@@ -213,12 +213,8 @@ EXAMPLES = r'''
   delegate_to: localhost
   run_once: true
 
-- name: The last two weeks, with archived logs
-  inventory_enterprise.ops.performance_review:
-    period: last_days
-    days: 14
-    log_archive_dir: /mnt/archive
-    sources: [logs, backups, models]
+- name: The last two weeks of logs, backups and models, archived logs included
+  inventory_enterprise.ops.performance_review: {period: last_days, days: 14, log_archive_dir: /mnt/archive, sources: [logs, backups, models]}
 '''
 
 RETURN = r'''
@@ -237,22 +233,10 @@ window:
   returned: always
   type: dict
   contains:
-    start:
-      description: Its start, included (UTC).
-      type: str
-      sample: "2026-11-01T00:00:00Z"
-    end:
-      description: Its end, excluded (UTC); the Prometheus figures are evaluated at this time.
-      type: str
-      sample: "2026-12-01T00:00:00Z"
-    period:
-      description: O(period).
-      type: str
-      sample: previous_month
-    days:
-      description: The days it touches (a partial day counts).
-      type: int
-      sample: 30
+    start: {description: 'Its start, included (UTC).', type: str, sample: '2026-11-01T00:00:00Z'}
+    end: {description: 'Its end, excluded (UTC); the Prometheus figures are evaluated at this time.', type: str, sample: '2026-12-01T00:00:00Z'}
+    period: {description: O(period)., type: str, sample: previous_month}
+    days: {description: The days it touches (a partial day counts)., type: int, sample: 30}
 findings:
   description:
     - What the review found, most severe first. C(id) is one of V(p95_over_target) (high),
@@ -264,149 +248,61 @@ findings:
   type: list
   elements: dict
   contains:
-    id:
-      description: Stable code of the finding.
-      type: str
-      sample: route_p95_over_target
-    severity:
-      description: V(critical), V(high), V(medium), V(low) or V(info).
-      type: str
-      sample: medium
+    id: {description: Stable code of the finding., type: str, sample: route_p95_over_target}
+    severity: {description: 'V(critical), V(high), V(medium), V(low) or V(info).', type: str, sample: medium}
     summary:
       description: One line a person reads.
       type: str
       sample: "route /api/inventory/list: p95 142.5 ms over the window (120311 requests), above the target of 100 ms"
-    subject:
-      description: What it is about (a route, C(cache), C(backups), C(model registry), a drill).
-      type: str
-      sample: /api/inventory/list
-    value:
-      description: The measured figure (ms, percent, a count or seconds, as the summary says).
-      type: raw
-      sample: 142.5
-    threshold:
-      description: The limit it was judged against.
-      type: raw
-      sample: 100
+    subject: {description: 'What it is about (a route, C(cache), C(backups), C(model registry), a drill).', type: str, sample: /api/inventory/list}
+    value: {description: 'The measured figure (ms, percent, a count or seconds, as the summary says).', type: raw, sample: 142.5}
+    threshold: {description: The limit it was judged against., type: raw, sample: 100}
 figures:
   description: The scalar figures behind the findings; null where the source had no figure.
   returned: always
   type: dict
   contains:
-    window_start:
-      description: RV(window.start).
-      type: str
-    window_end:
-      description: RV(window.end).
-      type: str
-    p95_ms:
-      description: p95 latency of all routes over the window, in ms.
-      returned: with the prometheus source
-      type: float
-    requests:
-      description: Requests answered in the window.
-      returned: with the prometheus source
-      type: int
-    routes:
-      description: Routes with traffic in the window.
-      returned: when Prometheus has per-route data
-      type: int
-    routes_over_target:
-      description: Routes whose p95 is above O(api_p95_max_ms).
-      returned: when Prometheus has per-route data
-      type: int
-    p95_days_over_target:
-      description: Days whose p95 is above O(api_p95_max_ms).
-      returned: when Prometheus has daily data
-      type: int
-    cache_hit_rate:
-      description: Cache hit rate over the window, in percent.
-      returned: with the prometheus source
-      type: float
-    http_5xx_rate:
-      description: Share of 5xx answers over the window, in percent.
-      returned: with the prometheus source
-      type: float
-    errors:
-      description: C(ERROR) and C(CRITICAL) lines of the application logs in the window.
-      returned: when logs were read
-      type: int
+    window_start: {description: RV(window.start)., type: str}
+    window_end: {description: RV(window.end)., type: str}
+    p95_ms: {description: 'p95 latency of all routes over the window, in ms.', returned: with the prometheus source, type: float}
+    requests: {description: Requests answered in the window., returned: with the prometheus source, type: int}
+    routes: {description: Routes with traffic in the window., returned: when Prometheus has per-route data, type: int}
+    routes_over_target: {description: Routes whose p95 is above O(api_p95_max_ms)., returned: when Prometheus has per-route data, type: int}
+    p95_days_over_target: {description: Days whose p95 is above O(api_p95_max_ms)., returned: when Prometheus has daily data, type: int}
+    cache_hit_rate: {description: 'Cache hit rate over the window, in percent.', returned: with the prometheus source, type: float}
+    http_5xx_rate: {description: 'Share of 5xx answers over the window, in percent.', returned: with the prometheus source, type: float}
+    errors: {description: C(ERROR) and C(CRITICAL) lines of the application logs in the window., returned: when logs were read, type: int}
     errors_previous_period:
       description: The same in the window of the same length before; null without logs of that time.
       returned: when logs were read
       type: int
-    log_days:
-      description: Days of the window with an application log.
-      returned: when logs were read
-      type: int
-    backups:
-      description: Backups completed in the window.
-      returned: when backups were found
-      type: int
-    backups_failed:
-      description: C(backup failed) error lines in the backup logs of the window.
-      returned: when backups were found
-      type: int
-    backup_duration_median_seconds:
-      description: Median backup duration.
-      returned: when backups were found
-      type: float
-    backup_duration_max_seconds:
-      description: Longest backup.
-      returned: when backups were found
-      type: float
+    log_days: {description: Days of the window with an application log., returned: when logs were read, type: int}
+    backups: {description: Backups completed in the window., returned: when backups were found, type: int}
+    backups_failed: {description: C(backup failed) error lines in the backup logs of the window., returned: when backups were found, type: int}
+    backup_duration_median_seconds: {description: Median backup duration., returned: when backups were found, type: float}
+    backup_duration_max_seconds: {description: Longest backup., returned: when backups were found, type: float}
     backup_duration_growth_percent:
       description: Median duration of the last third of the backups against the first third; null with fewer than 6.
       returned: when backups were found
       type: float
-    backup_size_latest_bytes:
-      description: Size of the window's last backup.
-      returned: when backups were found
-      type: int
-    models_active:
-      description: Active models in the registry.
-      returned: when the registry was read
-      type: int
+    backup_size_latest_bytes: {description: Size of the window's last backup., returned: when backups were found, type: int}
+    models_active: {description: Active models in the registry., returned: when the registry was read, type: int}
     models_intermittent:
       description: Active models of items with intermittent demand, left out of the MAPE figures.
       returned: when the registry was read
       type: int
-    models_scored:
-      description: Active models with a MAPE that count.
-      returned: when models have a MAPE
-      type: int
-    models_over_threshold:
-      description: Of those, models above O(flag_mape).
-      returned: when models have a MAPE
-      type: int
-    model_median_mape:
-      description: Their median MAPE, percent.
-      returned: when models have a MAPE
-      type: float
-    model_p90_mape:
-      description: Their 90th percentile MAPE (nearest rank), percent.
-      returned: when models have a MAPE
-      type: float
-    dr_drills:
-      description: DR drills finished in the window.
-      returned: when the drill records were read
-      type: int
-    dr_drills_failed:
-      description: Of those, drills that failed.
-      returned: when the drill records were read
-      type: int
+    models_scored: {description: Active models with a MAPE that count., returned: when models have a MAPE, type: int}
+    models_over_threshold: {description: 'Of those, models above O(flag_mape).', returned: when models have a MAPE, type: int}
+    model_median_mape: {description: 'Their median MAPE, percent.', returned: when models have a MAPE, type: float}
+    model_p90_mape: {description: 'Their 90th percentile MAPE (nearest rank), percent.', returned: when models have a MAPE, type: float}
+    dr_drills: {description: DR drills finished in the window., returned: when the drill records were read, type: int}
+    dr_drills_failed: {description: 'Of those, drills that failed.', returned: when the drill records were read, type: int}
     dr_last_drill:
       description: When the last drill before the window's end finished; null when none is recorded.
       returned: when the drill records were read
       type: str
-    dr_rto_worst_seconds:
-      description: Longest RTO of the window's drills.
-      returned: when the drill records were read
-      type: float
-    dr_rpo_worst_seconds:
-      description: Largest RPO of the window's drills.
-      returned: when the drill records were read
-      type: float
+    dr_rto_worst_seconds: {description: Longest RTO of the window's drills., returned: when the drill records were read, type: float}
+    dr_rpo_worst_seconds: {description: Largest RPO of the window's drills., returned: when the drill records were read, type: float}
 series:
   description:
     - Chart data for the operations report. Every entry has C(kind) (V(time) or V(category)), C(unit), C(title),
@@ -416,50 +312,28 @@ series:
   returned: always
   type: dict
   contains:
-    p95_by_route:
-      description: Category, ms - p95 latency of each route over the window, slowest first; C(target) O(api_p95_max_ms).
-      type: dict
-    p95_daily:
-      description: Time, ms - p95 latency of all routes per day (x the day's start); C(target) O(api_p95_max_ms).
-      type: dict
-    cache_hit_rate_daily:
-      description: Time, percent - cache hit rate per day; C(target) O(min_cache_hit_rate).
-      type: dict
-    http_5xx_rate_daily:
-      description: Time, percent - share of 5xx answers per day; C(target) O(max_error_rate) when set.
-      type: dict
-    errors_per_day:
-      description: Time, count - error lines per day with an application log.
-      type: dict
-    top_errors:
-      description: Category, count - the most frequent errors (level and message, numbers and ids masked).
-      type: dict
-    backup_duration_seconds:
-      description: Time, seconds - duration of each backup of the window.
-      type: dict
-    backup_size_bytes:
-      description: Time, bytes - archive size of each backup of the window.
-      type: dict
+    p95_by_route: {description: 'Category, ms - p95 latency of each route over the window, slowest first; C(target) O(api_p95_max_ms).', type: dict}
+    p95_daily: {description: 'Time, ms - p95 latency of all routes per day (x the day''s start); C(target) O(api_p95_max_ms).', type: dict}
+    cache_hit_rate_daily: {description: 'Time, percent - cache hit rate per day; C(target) O(min_cache_hit_rate).', type: dict}
+    http_5xx_rate_daily: {description: 'Time, percent - share of 5xx answers per day; C(target) O(max_error_rate) when set.', type: dict}
+    errors_per_day: {description: 'Time, count - error lines per day with an application log.', type: dict}
+    top_errors: {description: 'Category, count - the most frequent errors (level and message, numbers and ids masked).', type: dict}
+    backup_duration_seconds: {description: 'Time, seconds - duration of each backup of the window.', type: dict}
+    backup_size_bytes: {description: 'Time, bytes - archive size of each backup of the window.', type: dict}
     model_mape_trend:
       description:
         - Time, percent - median MAPE of the active models at the end of each month (x the month's last second);
           C(groups) V(median) and V(p90); C(target) O(flag_mape).
       type: dict
-    model_mape_distribution:
-      description: Category, count - active models per MAPE bucket (V(0-10%) ... V(50%+)).
-      type: dict
-    model_worst_items:
-      description: Category, percent - the O(worst_items) items with the highest MAPE; C(target) O(flag_mape).
-      type: dict
+    model_mape_distribution: {description: 'Category, count - active models per MAPE bucket (V(0-10%) ... V(50%+)).', type: dict}
+    model_worst_items: {description: 'Category, percent - the O(worst_items) items with the highest MAPE; C(target) O(flag_mape).', type: dict}
     dr_rto_seconds:
       description:
         - Time, seconds - RTO of each drill of the last O(dr_history_months) months; C(target) the newest drill's.
         - "A drill record is C(<dr_drill_dir>/dr-drill-<YYYY-MM-DDTHH-MM-SSZ>.json): C({finished_at, outcome
           (passed|failed), rto_seconds, rpo_seconds, rto_target_seconds, rpo_target_seconds, standby})."
       type: dict
-    dr_rpo_seconds:
-      description: Time, seconds - RPO (age of the restored backup) of each drill; C(target) the newest drill's.
-      type: dict
+    dr_rpo_seconds: {description: 'Time, seconds - RPO (age of the restored backup) of each drill; C(target) the newest drill''s.', type: dict}
   sample: {"p95_by_route": {"kind": "category", "unit": "ms", "title": "p95 latency per route", "target": 100,
                             "points": [["/api/inventory/list", 142.5], ["/health", 4.8]]}}
 unavailable:
@@ -468,17 +342,12 @@ unavailable:
   type: list
   elements: dict
   contains:
-    source:
-      description: V(prometheus), V(logs), V(backups), V(models) or V(dr_drills).
-      type: str
-      sample: prometheus
+    source: {description: 'V(prometheus), V(logs), V(backups), V(models) or V(dr_drills).', type: str, sample: prometheus}
     reason:
       description: Why, with the check it concerns.
       type: str
       sample: "route_p95: http://monitor1:9090: connection refused; check that Prometheus runs there (prometheus_url)"
 '''
-
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -530,32 +399,11 @@ def create_module():
                          required_if=[('period', 'month', ['month'])])
 
 
-def validate(module):
-    params = module.params
-    for name in ('top_errors', 'worst_items', 'accuracy_months', 'dr_history_months'):
-        if params[name] < 1:
-            module.fail_json(msg='%s must be at least 1, got %d' % (name, params[name]))
-    if params['prometheus_timeout'] <= 0:
-        module.fail_json(msg='prometheus_timeout must be greater than 0, got %s' % params['prometheus_timeout'])
-    for option in ('label_names', 'metric_names'):
-        bad = sorted('%s=%r' % item for item in params[option].items() if not _prometheus_api.LABEL_NAME.match(item[1]))
-        if bad:
-            module.fail_json(msg='%s must be Prometheus names ([a-zA-Z_][a-zA-Z0-9_]*): %s' % (option, ', '.join(bad)))
-
-
-def local_paths(params):
-    """The directories the local sources read; the service's .env is read only for what no option names."""
-    paths = _service_layout.service_paths_from_params(params)
-    home = paths['service_home']
-    return dict(log_dir=params['log_dir'] or paths['log_dir'], backup_dir=params['backup_dir'] or paths['backup_dir'],
-                database_path=paths['database_path'],
-                model_export_dir=params['model_export_dir'] or os.path.join(home, 'reports', 'ai-models'),
-                dr_drill_dir=params['dr_drill_dir'] or os.path.join(home, 'dr-drills'))
-
-
 def run_module(module):
-    validate(module)
     params = module.params
+    error = _performance_review.invalid_params(params)
+    if error:
+        module.fail_json(msg=error)
     try:
         win = _performance_review.window(params['period'], params['month'], params['days'])
     except _performance_review.WindowError as exc:
@@ -570,7 +418,7 @@ def run_module(module):
     paths = None
     if local:
         try:
-            paths = local_paths(params)
+            paths = _performance_review.local_paths(params)
         except _envfile.EnvFileError as exc:
             for source in local:
                 review.missing(source, "cannot read the service's configuration: %s" % exc)

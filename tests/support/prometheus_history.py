@@ -166,5 +166,3 @@ def backfill(data_dir, openmetrics_path):
     with tests/support/prometheus.py's backfill (one promtool run, long blocks)."""
     with open(openmetrics_path) as handle:
         prometheus.backfill(data_dir, handle.read())
-
-

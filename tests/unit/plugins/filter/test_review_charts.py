@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import re
 import sys
-import xml.etree.ElementTree as ET
+from xml.etree import ElementTree
 
 import pytest
 
@@ -41,7 +41,7 @@ def category_series(**extra):
 
 
 def parse(svg):
-    return ET.fromstring(svg)
+    return ElementTree.fromstring(svg)
 
 
 def points(root):
