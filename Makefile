@@ -51,7 +51,7 @@ lint sanity units: system venv link wheel
 	$(BIN)/python tests/run_suite.py $@
 
 system-tests: system venv link wheel
-	$(BIN)/python tests/run_suite.py system tooling
+	$(BIN)/python tests/run_suite.py system tooling ai
 
 bench: system venv link wheel
 	$(BIN)/python bench/run.py

@@ -190,9 +190,9 @@ def molecule_counts(log_path):
     return Counts(passed, len(verdicts) - passed)
 
 
-# The system tests of how the collection is packaged, scheduled and run (AWX templates, cron, the execution
-# environment, the oldest ansible-core, the tarball, this runner): they deploy nothing of the service's, so they
-# run in the lab's line of stages (below), which has the shorter stages.
+# System tests that run in the lab's line of stages (below), which is shorter than this one: how the collection is
+# packaged, scheduled and run (AWX templates, cron, the execution environment, the oldest ansible-core, the tarball,
+# this runner), and the AI models' tests (forecasting libraries in a virtualenv, CPU-bound training).
 TOOLING_TESTS = (
     "tests/system/test_awx_schedule.py",
     "tests/system/test_collection_tarball.py",
@@ -201,6 +201,11 @@ TOOLING_TESTS = (
     "tests/system/test_run_suite.py",
     "tests/system/test_schedule_cron.py",
 )
+AI_TESTS = (
+    "tests/system/test_ai_cycle.py",
+    "tests/system/test_ai_models_role.py",
+    "tests/system/test_model_retrain_api.py",
+)
 
 STAGES = {
     "lint": stage_lint,
@@ -208,18 +213,20 @@ STAGES = {
     "sanity": stage_sanity,
     "units": stage_units,
     "reference": lambda: stage_pytest("reference", ["reference/tests"]),
-    "system": lambda: stage_pytest("system", ["tests/system"] + ["--ignore=%s" % path for path in TOOLING_TESTS]),
+    "system": lambda: stage_pytest("system", ["tests/system"] + ["--ignore=%s" % p for p in TOOLING_TESTS + AI_TESTS]),
     "tooling": lambda: stage_pytest("tooling", list(TOOLING_TESTS)),
+    "ai": lambda: stage_pytest("ai", list(AI_TESTS)),
     "lab": lambda: stage_pytest("lab", ["tests/lab", "tests/fleet"]),
     "molecule": stage_molecule,
 }
 
 
-# The stages on the lab, and the tooling tests, run beside the others, in a second process: the lab's hosts listen on their own loopback
-# addresses (127.0.0.2 and up) and keep their files under build/lab, the other stages use free ports of 127.0.0.1
+# The stages on the lab, with the tooling and AI tests before them, run beside the others, in a second process: the
+# lab's hosts listen on their own loopback addresses (127.0.0.2 and up) and keep their files under build/lab, the
+# other stages use free ports of 127.0.0.1
 # and their own directories, so they share nothing but the 2 cores, and each has long waits (SSH round trips,
 # services starting) that the other fills. SUITE_SERIAL=1 runs every stage one after another.
-LAB_LANE = ("tooling", "lab", "molecule")
+LAB_LANE = ("tooling", "ai", "lab", "molecule")
 
 
 def start_lab_lane(names):

@@ -33,3 +33,14 @@ def deployment(tmp_path_factory, redis_server):
     dep.first_run = result
     yield dep
     dep.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"})
+
+
+@pytest.fixture(scope="session")
+def review_deployment(tmp_path_factory, redis_server):
+    """One deployment the review modules' tests share (each review reads; what one adds, the next measures too)."""
+    dep = Deployment(tmp_path_factory.mktemp("reviews"), service_redis_url=redis_server.url)
+    result = dep.play("playbooks/site.yml")
+    assert result.rc == 0, result
+    dep.first_run = result
+    yield dep
+    dep.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"})

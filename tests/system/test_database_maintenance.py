@@ -278,7 +278,8 @@ def test_change_tracking_under_service_writes_finds_an_outage_by_the_written_row
 
 
 def test_monthly_reports_sizes_row_counts_and_bloat(dual):
-    run = dual.play("playbooks/monthly.yml")
+    # The database plays only: the performance review has no last month to read on a service deployed today.
+    run = dual.play("playbooks/monthly.yml", tags="database_monthly")
     assert run.rc == 0, run
     stats = run.task_results("Collect the SQLite statistics")[dual.host]["report"]["stats"]
     for table, count in stats["row_counts"].items():

@@ -12,7 +12,16 @@ import time
 
 import requests
 
+import pytest
+
 from tests.support.deployment import ADMIN_PASSWORD
+
+
+@pytest.fixture(scope="module")
+def deployment(review_deployment):
+    """The reviews' shared deployment (tests/system/conftest.py): a deployment per review would cost 40 s each."""
+    return review_deployment
+
 
 ITEMS = ["MIG-%d" % n for n in range(1, 4)]
 

@@ -49,6 +49,7 @@ UNIT_FILES = [
     "tests/unit/plugins/modules/test_security_audit.py",
     "tests/unit/plugins/modules/test_capacity_review.py",
     "tests/unit/plugins/modules/test_migration_review.py",
+    "tests/unit/plugins/modules/test_performance_review.py",
     "tests/unit/plugins/modules/test_runbook_review.py",
     # The callback ansible.cfg enables, in real ansible-playbook runs of the oldest ansible-core.
     "tests/unit/plugins/callback/test_runbook_journal.py",

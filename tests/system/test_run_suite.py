@@ -128,8 +128,9 @@ def test_suite_passes_with_an_expected_skip_and_counts_it(suite_on, capsys, monk
     assert table[2].split()[:4] == ["total", "1", "0", "1"]
 
 
-def test_the_tooling_stage_names_system_test_files_that_exist():
-    """The system stage leaves these files to the tooling stage: a renamed one would run in neither."""
-    for path in run_suite.TOOLING_TESTS:
+def test_the_tooling_and_ai_stages_name_system_test_files_that_exist():
+    """The system stage leaves these files to the tooling and ai stages: a renamed one would run in neither."""
+    for path in run_suite.TOOLING_TESTS + run_suite.AI_TESTS:
         assert path.startswith("tests/system/test_") and os.path.isfile(os.path.join(run_suite.ROOT, path)), path
-    assert "tooling" in run_suite.LAB_LANE and list(run_suite.STAGES).index("tooling") > list(run_suite.STAGES).index("system")
+    for stage in ("tooling", "ai"):
+        assert stage in run_suite.LAB_LANE and list(run_suite.STAGES).index(stage) > list(run_suite.STAGES).index("system")

@@ -3,7 +3,16 @@ real backup, the service's real listening socket; then the .env opened to every 
 import os
 import stat
 
+import pytest
+
 from tests.support.deployment import ADMIN_PASSWORD, JWT_SECRET
+
+
+@pytest.fixture(scope="module")
+def deployment(review_deployment):
+    """The reviews' shared deployment (tests/system/conftest.py): a deployment per review would cost 40 s each."""
+    return review_deployment
+
 
 PLAYBOOK = "tests/system/playbooks/security_audit.yml"
 SECRET_FINDINGS = {"jwt_secret_missing", "jwt_secret_default", "jwt_secret_short", "admin_password_empty",
