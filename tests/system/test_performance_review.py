@@ -19,12 +19,6 @@ from tests.support.prometheus import HTTP_BUCKETS, PrometheusServer, expected_qu
 from tests.support.prometheus_history import Latency, backfill, write_openmetrics
 
 
-@pytest.fixture(scope="module")
-def deployment(review_deployment):
-    """The reviews' shared deployment (tests/system/conftest.py): a deployment per review would cost 40 s each."""
-    return review_deployment
-
-
 UTC = datetime.timezone.utc
 ROUTES = {"/api/inventory/list": Latency(0.03, per_step=30), "/api/dashboard/stats": Latency(0.15, per_step=10),
           "/health": Latency(0.002, per_step=20)}
