@@ -15,14 +15,17 @@ equal); the fast path gets there with few byte operations in C per region:
 
 - the lines are counted with bytes.count;
 - one regex finds every line that is NOT ``<date>T<HH:MM:SS.mmm>Z INFO `` with the region's own date(s) and a
-  valid time: such INFO lines are counted by difference, never looked at; every other line (another level, another
-  format, malformed) is parsed in Python, so unparseable lines and levels are counted exactly;
-- the query's lines are parsed one by one: for `errors` those the regex found, for the others the lines in which a
-  byte pattern (a literal, or for `slow` a duration with enough digits) occurs; each is checked against the window.
+  valid time, and tells the level of those in that form: INFO lines are counted by difference, never looked at;
+  WARNING and DEBUG lines are counted; ERROR and CRITICAL lines are checked against the window (and matched for
+  `errors`); every other line (another format, malformed) is parsed in Python, so unparseable lines are counted
+  exactly;
+- for the other queries, the lines in which a byte pattern occurs (a literal, `backup.*failed` in the lowercased
+  text, for `slow` a duration with enough digits) are parsed and checked against the window one by one.
 
-The window: a region whose first and last lines fall inside it counts its INFO lines as inside; one wholly before or
-after it, as outside; one across an edge is cut in pieces and the pieces at the edge are read line by line. Lines are
-taken to be in time order within a file, as the service appends them (only INFO lines rely on it).
+The window: a region whose first and last lines fall inside it counts its INFO, WARNING and DEBUG lines as inside;
+one wholly before or after it, as outside; one across an edge is cut in pieces and the pieces at the edge are read
+line by line. Lines are taken to be in time order within a file, as the service appends them (only those three
+levels rely on it).
 
 Files are read in parallel processes, one file each, when the host has more than one core, and their bounded
 summaries merged in file order into the same result as one process reading them all.
@@ -227,17 +230,28 @@ def _line_around(data, start, end, at):
 _UNUSUAL = {}
 
 
-def _unusual_lines(dates):
+def _hours(first, last):
+    """The hours of a region's INFO lines as a regex: its first and last stamps' hours when they share their date
+    and tens digit (cheaper for the regex engine than any valid hour), else any valid hour."""
+    if first[:10] == last[:10] and first[11:12] == last[11:12] and first[12:13] <= last[12:13]:
+        return first[11:12] + b'[' + first[12:13] + b'-' + last[12:13] + b']'
+    return br'(?:[01]\d|2[0-3])'
+
+
+def _unusual_lines(dates, hours):
     """The regex finding the start of every line (but the first) that is not an INFO line in the service's own form
-    dated one of `dates` (valid dates): the lines a region's fast path must look at. When such a line is in that
-    form, it tells its level (lastindex 2: WARNING, 3: DEBUG, 4: ERROR or CRITICAL, with the stamp in group 1)."""
-    found = _UNUSUAL.get(dates)
+    dated one of `dates` (valid dates), in `hours`, at a second from 0 to 59: the lines a region's fast path looks
+    at. Whatever it finds is read on its own, so it may find more than it must, never less. When such a line is in
+    the service's own form, it tells its level (lastindex 2: WARNING, 3: DEBUG, 4: ERROR or CRITICAL; the stamp in
+    group 1)."""
+    found = _UNUSUAL.get((dates, hours))
     if found is None:
-        if len(_UNUSUAL) > 64:
+        if len(_UNUSUAL) > 256:
             _UNUSUAL.clear()
-        stamp = br'(?:' + b'|'.join(re.escape(date) for date in dates) + br')' + _TIME
-        found = _UNUSUAL[dates] = re.compile(
-            br'\n(?!' + stamp + br' INFO )(?:(' + stamp + br') (?:(WARNING)|(DEBUG)|(ERROR|CRITICAL)) )?')
+        date = br'(?:' + b'|'.join(re.escape(date) for date in dates) + br')'
+        found = _UNUSUAL[(dates, hours)] = re.compile(
+            br'\n(?!' + date + br'T' + hours + br':[0-5]\d:[0-5]\d\.\d\d\dZ INFO )'
+            br'(?:(' + date + _TIME + br') (?:(WARNING)|(DEBUG)|(ERROR|CRITICAL)) )?')
     return found
 
 
@@ -275,10 +289,6 @@ def _message(data, at, stop):
     return data[at:stop]
 
 
-def _line_count(data, start, end):
-    return data.count(b'\n', start, end) + (0 if data[end - 1] == 10 else 1)
-
-
 def _sample(sample):
     stamp, level, message, path = sample
     if len(message) > SAMPLE_CHARS:
@@ -312,9 +322,7 @@ class Search(object):
         try:
             pieces = _log_lines.iter_pieces(logfile.path, logfile.compression)
             for data, start, end in _log_lines.iter_regions(pieces):
-                lines = _line_count(data, start, end)
-                self.totals['lines'] += lines
-                self._region(data, start, end, lines, logfile.path, split=True)
+                self.totals['lines'] += self._region(data, start, end, logfile.path, split=True)
         except Exception as exc:  # pylint: disable=broad-except  # corrupt archives raise library-specific errors
             entry['error'] = printable('%s: %s' % (exc.__class__.__name__, exc))
         for key in ('lines', 'matched', 'unparseable'):
@@ -322,21 +330,23 @@ class Search(object):
         self.files.append(entry)
         return entry
 
-    def _region(self, data, start, end, lines, path, split):
+    def _region(self, data, start, end, path, split):
+        """Count, and match in, the lines of data[start:end]; returns how many there are."""
         if self.per_line or self.query.name == 'all':
             return self._lines(data, start, end, path)
         first, last = self._edge(data, start, end, True), self._edge(data, start, end, False)
         if first is not None and last is not None:
             inside = first >= self.since_bytes and last <= self.until_bytes
             if inside or last < self.since_bytes or first > self.until_bytes:
-                return self._fast(data, start, end, lines, path, inside, tuple(sorted({first[:10], last[:10]})))
+                return self._fast(data, start, end, path, inside, tuple(sorted({first[:10], last[:10]})),
+                                  _hours(first, last))
         if split and end - start > PIECE:
-            at = start
+            at, lines = start, 0
             while at < end:
                 stop = data.find(b'\n', min(at + PIECE, end - 1), end) + 1 or end
-                self._region(data, at, stop, _line_count(data, at, stop), path, split=False)
+                lines += self._region(data, at, stop, path, split=False)
                 at = stop
-            return None
+            return lines
         return self._lines(data, start, end, path)
 
     @staticmethod
@@ -358,20 +368,34 @@ class Search(object):
                 at = data.rfind(b'\n', start, at - 1) + 1 or start
         return None
 
-    def _fast(self, data, start, end, lines, path, inside, dates):
+    def _fast(self, data, start, end, path, inside, dates, hours):
         """Count a region whose INFO, WARNING and DEBUG lines are all inside (or all outside) the window; parse
-        the rest (and match the errors) line by line."""
-        found, warnings, debugs = 1, 0, 0
+        the rest (and match the errors) line by line.
+
+        The lines are counted without a pass over every newline (bytes.count of one byte reads byte by byte): the
+        lines after the first that start with `<date>T` are counted with a search that skips (a longer needle), the
+        INFO lines among them are those the regex does not find, and the others are those it finds."""
+        found, dated, warnings, debugs = 0, 0, 0, 0
         matching = self.query.name == 'errors'
         since, until = self.since_bytes, self.until_bytes
+        starts = tuple(date + b'T' for date in dates)
         self._unusual(data, start, end, path)
-        for match in _unusual_lines(dates).finditer(data, start, end):
+        for match in _unusual_lines(dates, hours).finditer(data, start, end):
             kind = match.lastindex
+            if kind is None:  # not in the service's own form with one of the dates: parsed
+                at = match.end()
+                if at < end:  # else the region's last newline
+                    found += 1
+                    dated += data.startswith(starts, at)
+                    self._unusual(data, at, end, path)
+                continue
+            found += 1
+            dated += 1
             if kind == 2:
                 warnings += 1
             elif kind == 3:
                 debugs += 1
-            elif kind == 4:
+            else:
                 stamp = match.group(1)
                 if since <= stamp <= until:
                     level = LEVEL_NAMES[match.group(4)]
@@ -381,19 +405,15 @@ class Search(object):
                         at = match.end()
                         self._match(stamp.decode('ascii'), level,
                                     _message(data, at, data.find(b'\n', at, end) + 1 or end), path)
-            elif match.end() < end:
-                self._unusual(data, match.end(), end, path)
-            else:
-                continue
-            found += 1
+        info = sum(data.count(b'\n' + start_of_line, start, end) for start_of_line in starts) - dated
         if inside:
-            info = lines - found
             self.levels['INFO'] += info
             self.levels['WARNING'] += warnings
             self.levels['DEBUG'] += debugs
             self.totals['in_window'] += info + warnings + debugs
             if not matching:
                 self._candidates(data, start, end, path)
+        return 1 + found + info
 
     def _unusual(self, data, at, end, path):
         """One line the fast path does not count by difference: parsed, counted, and matched for `errors`."""
@@ -430,6 +450,7 @@ class Search(object):
             lines.pop()
         for line in lines:
             self._line(line, path, match=True)
+        return len(lines)
 
     def _line(self, line, path, match):
         record = _log_lines.parse_line(line)
@@ -570,27 +591,28 @@ def workers_for(files):
     return max(1, min(_cores(), len(files), fit))
 
 
-def scan_files(search, files, workers=None):
-    """search.scan() every file in order, in `workers` processes (default workers_for(files)) when more than one.
-    Processes are forked (the module's code is already loaded) and each returns a bounded summary; where a
-    process pool cannot be had (no /dev/shm, a 1-core host), this process reads the files itself."""
-    workers = workers_for(files) if workers is None else min(workers, len(files))
-    if workers <= 1:
-        for logfile in files:
-            search.scan(logfile)
-        return 1
+def _pool(workers):
+    """A pool of `workers` forked processes (the module's code is already loaded in them), or None where there
+    can be none (no /dev/shm for its semaphores)."""
     try:
-        pool = multiprocessing.get_context('fork').Pool(workers)
+        return multiprocessing.get_context('fork').Pool(workers)
     except (OSError, ValueError, ImportError):
+        return None
+
+
+def scan_files(search, files, workers=None):
+    """search.scan() every file in order, in `workers` processes (default workers_for(files)) when more than one,
+    each returning the bounded summary of its file, merged in order. Returns the number of processes that read."""
+    workers = workers_for(files) if workers is None else min(workers, len(files))
+    pool = _pool(workers) if workers > 1 else None
+    if pool is None:
         for logfile in files:
             search.scan(logfile)
         return 1
-    try:
+    with pool:  # terminates the workers on the way out, whatever happened
         settings = search.settings()
-        for logfile, summary in zip(files, pool.imap(_scan_in_worker, [(settings, f) for f in files], chunksize=1)):
+        summaries = pool.imap(_scan_in_worker, [(settings, logfile) for logfile in files], chunksize=1)
+        for logfile, summary in zip(files, summaries):
             if not search.merge(summary):
                 search.scan(logfile)
-    finally:
-        pool.terminate()
-        pool.join()
     return workers

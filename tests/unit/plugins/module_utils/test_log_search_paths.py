@@ -55,7 +55,8 @@ def _line(rng, moment):
         local = moment + datetime.timedelta(hours=1)
         return rng.choice([local.strftime('%Y-%m-%dT%H:%M:%S.5+01:00') + ' [warn]: disk almost full duration: 950 ms',
                            moment.strftime('%Y-%m-%d %H:%M:%S') + 'Z error: boom user=%s' % user,
-                           stamp[:-1] + '456Z INFO micro duration=700ms', stamp + ' info lowercase auth'])
+                           stamp[:-1] + '456Z INFO micro duration=700ms', stamp + ' info lowercase auth',
+                           stamp[:17] + '60' + stamp[19:] + ' INFO leap second duration=990ms'])
     if roll < 0.80:  # a service line with a time in it, a carriage return, bytes that are not UTF-8, a long message
         return rng.choice(['%s ERROR upstream said 2026-11-27T00:00:00.000Z INFO ok' % stamp,
                            '%s INFO half\rline duration=900ms' % stamp,
@@ -66,7 +67,8 @@ def _line(rng, moment):
                            'garbage', stamp.replace('T', 'T2', 1)[:24] + ' INFO bad time',
                            '2026-13-27T10:00:00.000Z INFO month 13', '2026-02-30T10:00:00.000Z ERROR 30 February',
                            stamp[:11] + '24:00:00.000Z ERROR hour 24', stamp + ' BOGUS level', stamp + ' INFO',
-                           stamp + 'ERROR glued', '\x00\x01 binary', stamp[:15]])
+                           stamp + 'ERROR glued', '\x00\x01 binary', stamp[:15], stamp[:11] + '25' + stamp[13:] + ' INFO h25',
+                           stamp[:14] + '61' + stamp[16:] + ' INFO minute 61', stamp[:17] + '61' + stamp[19:] + ' INFO s61'])
     return '%s INFO POST /api/invoices 201 duration=%dms user_id: %s' % (stamp, rng.randint(1, 900), user)
 
 
