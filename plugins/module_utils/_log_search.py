@@ -35,10 +35,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import concurrent.futures
 import datetime
 import multiprocessing
 import os
 import re
+import sys
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _log_lines
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
@@ -594,25 +596,30 @@ def workers_for(files):
 def _pool(workers):
     """A pool of `workers` forked processes (the module's code is already loaded in them), or None where there
     can be none (no /dev/shm for its semaphores)."""
+    for stream in (sys.stdout, sys.stderr):  # a forked worker flushes what it inherited when it ends
+        stream.flush()
     try:
-        return multiprocessing.get_context('fork').Pool(workers)
-    except (OSError, ValueError, ImportError):
+        return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'))
+    except (OSError, ValueError, ImportError, NotImplementedError):
         return None
 
 
 def scan_files(search, files, workers=None):
     """search.scan() every file in order, in `workers` processes (default workers_for(files)) when more than one,
-    each returning the bounded summary of its file, merged in order. Returns the number of processes that read."""
+    each returning the bounded summary of its file, merged in order. Should a worker die (killed for memory), the
+    files not merged yet are read by this process."""
     workers = workers_for(files) if workers is None else min(workers, len(files))
     pool = _pool(workers) if workers > 1 else None
-    if pool is None:
-        for logfile in files:
-            search.scan(logfile)
-        return 1
-    with pool:  # terminates the workers on the way out, whatever happened
-        settings = search.settings()
-        summaries = pool.imap(_scan_in_worker, [(settings, logfile) for logfile in files], chunksize=1)
-        for logfile, summary in zip(files, summaries):
-            if not search.merge(summary):
-                search.scan(logfile)
-    return workers
+    merged = 0
+    if pool is not None:
+        with pool:
+            settings = search.settings()
+            try:
+                for logfile, summary in zip(files, pool.map(_scan_in_worker, [(settings, f) for f in files])):
+                    if not search.merge(summary):
+                        search.scan(logfile)
+                    merged += 1
+            except concurrent.futures.BrokenExecutor:
+                pass
+    for logfile in files[merged:]:
+        search.scan(logfile)

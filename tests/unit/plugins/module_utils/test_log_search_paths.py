@@ -167,6 +167,27 @@ def test_more_distinct_messages_than_kept_merge_the_same(logs, small_blocks, mon
     assert _result(logs, query, WINDOWS['all'], per_line=False, workers=3) == reference
 
 
+_SCAN = _log_search._scan_in_worker
+_DIES_ON = []
+
+
+def _dies_on_a_file(job):
+    """A worker's job that ends its process (as the kernel's OOM killer would) for the file in _DIES_ON."""
+    if job[1].path in _DIES_ON:
+        os._exit(9)
+    return _SCAN(job)
+
+
+def test_a_worker_that_dies_leaves_its_files_to_the_module(logs, small_blocks, monkeypatch):
+    reference = _result(logs, 'errors', WINDOWS['all'], per_line=True)
+    monkeypatch.setattr(_log_search, '_scan_in_worker', _dies_on_a_file)
+    _DIES_ON[:] = [reference['files'][3]['path']]
+    try:
+        assert _result(logs, 'errors', WINDOWS['all'], per_line=False, workers=2) == reference
+    finally:
+        del _DIES_ON[:]
+
+
 @pytest.mark.parametrize('threshold, line, found', [
     (500, b'duration=499ms', False), (500, b'duration=500ms', True), (500, b'duration=0500ms', True),
     (500, b'duration=12034ms', True), (500, b'duration=2.5s', True), (500, b'duration: 950 ms', True),
