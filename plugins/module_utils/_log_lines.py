@@ -302,11 +302,9 @@ def iter_pieces(path, compression=None):
         raise IOError('reading %s needs the Python library zstandard on the host (requirements/managed.txt)' % path)
     with open(path, 'rb', buffering=0) as raw:
         if compression == 'gzip':
-            for piece in _gzip_pieces(raw, path):
-                yield piece
+            yield from _gzip_pieces(raw, path)
         elif compression == 'zstd':
-            for piece in _zstd_pieces(raw, path):
-                yield piece
+            yield from _zstd_pieces(raw, path)
         else:
             while True:
                 piece = raw.read(CHUNK)

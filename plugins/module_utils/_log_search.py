@@ -356,7 +356,7 @@ class Search(object):
         """The stamp of the first (last) line of the region in the service's own form, among its first (last)
         few lines; None when there is none."""
         at = start if forward else (data.rfind(b'\n', start, end - 1) + 1 or start)
-        for _ in range(tries):
+        for dummy in range(tries):
             stamp = _strict(data, at, end)[0]
             if stamp is not None:
                 return stamp

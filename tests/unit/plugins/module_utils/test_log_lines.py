@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import datetime
 import gzip
-import io
 import os
 
 import pytest

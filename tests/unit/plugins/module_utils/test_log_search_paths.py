@@ -74,7 +74,7 @@ def _line(rng, moment):
 
 def _text(rng, first, count, crlf=False, final_newline=True):
     lines, moment = [], first
-    for _ in range(count):
+    for dummy in range(count):
         moment += datetime.timedelta(milliseconds=rng.choice([0, 1, 250, 7000, 60000]))
         lines.append(_line(rng, moment))
     lines.insert(count // 2, 'z' * 20000)  # much longer than a block: cut by the reader
