@@ -70,8 +70,8 @@ MATCHED_LEVELS = ('ERROR', 'CRITICAL')
 # Message grouping: normalise() replaces every ASCII digit, and gives the same result when each is read as 0, so
 # messages that differ only in their digits share one cache entry.
 ZEROS = bytes.maketrans(b'123456789', b'000000000')
-CACHED_MESSAGE_BYTES = 400
-CACHE_SIZE = 20000
+CACHED_MESSAGE_BYTES = 256
+CACHE_SIZE = 4096
 # Parallel reading: files worth reading in a process of their own, and the memory all processes together keep under.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 MEMORY_BUDGET = 192 * 1024 * 1024
@@ -489,7 +489,7 @@ class Search(object):
         self.last.append(sample)
         if self.query.name == 'slow':
             duration = _log_lines.duration_ms(message)
-            if len(self.slowest) < self.samples or duration > self.slowest[-1][0]:
+            if len(self.slowest) < self.samples or self.slowest and duration > self.slowest[-1][0]:
                 self.slowest.append((duration, sample))
                 self.slowest.sort(key=lambda pair: -pair[0])
                 del self.slowest[self.samples:]

@@ -167,6 +167,16 @@ def test_more_distinct_messages_than_kept_merge_the_same(logs, small_blocks, mon
     assert _result(logs, query, WINDOWS['all'], per_line=False, workers=3) == reference
 
 
+def test_no_samples(logs, small_blocks):
+    """samples: 0 keeps counts and messages, no sample (the slowest list too)."""
+    log_dir, archive = logs
+    files = _log_lines.iter_log_files(log_dir, CLASSES, None, None, archive)
+    search = _log_search.Search(_log_search.Query('slow', threshold_ms=500), samples=0)
+    _log_search.scan_files(search, files, workers=2)
+    result = search.result()
+    assert result['matched'] > 0 and result['first'] == result['last'] == result['slowest'] == []
+
+
 _SCAN = _log_search._scan_in_worker
 _DIES_ON = []
 
