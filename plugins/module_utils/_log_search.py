@@ -13,12 +13,13 @@ Files are streamed in regions of whole lines (_log_lines.iter_regions). The resu
 with _log_lines.parse_line would give (Search(per_line=True) does exactly that, and the unit tests hold the two
 equal); the fast path gets there with few byte operations in C per region:
 
-- the lines are counted with bytes.count;
-- one regex finds every line that is NOT ``<date>T<HH:MM:SS.mmm>Z INFO `` with the region's own date(s) and a
-  valid time, and tells the level of those in that form: INFO lines are counted by difference, never looked at;
-  WARNING and DEBUG lines are counted; ERROR and CRITICAL lines are checked against the window (and matched for
-  `errors`); every other line (another format, malformed) is parsed in Python, so unparseable lines are counted
-  exactly;
+- one regex finds every line that is NOT ``<date>T<HH:MM:SS.mmm>Z INFO `` with the region's own date(s), in the
+  hours of its first and last lines, at a valid time, and tells the level of those in that form: INFO lines are
+  counted by difference, never looked at; WARNING and DEBUG lines are counted; ERROR and CRITICAL lines are checked
+  against the window (and matched for `errors`); every other line (another format, malformed) is parsed in Python,
+  so unparseable lines are counted exactly;
+- the lines are counted with a search for a newline and the date (bytes.count of a longer needle skips; of one
+  byte it reads every byte), plus those the regex found without it;
 - for the other queries, the lines in which a byte pattern occurs (a literal, `backup.*failed` in the lowercased
   text, for `slow` a duration with enough digits) are parsed and checked against the window one by one.
 

@@ -67,8 +67,10 @@ def _line(rng, moment):
                            'garbage', stamp.replace('T', 'T2', 1)[:24] + ' INFO bad time',
                            '2026-13-27T10:00:00.000Z INFO month 13', '2026-02-30T10:00:00.000Z ERROR 30 February',
                            stamp[:11] + '24:00:00.000Z ERROR hour 24', stamp + ' BOGUS level', stamp + ' INFO',
-                           stamp + 'ERROR glued', '\x00\x01 binary', stamp[:15], stamp[:11] + '25' + stamp[13:] + ' INFO h25',
-                           stamp[:14] + '61' + stamp[16:] + ' INFO minute 61', stamp[:17] + '61' + stamp[19:] + ' INFO s61'])
+                           stamp + 'ERROR glued', '\x00\x01 binary', stamp[:15],
+                           stamp[:11] + '25' + stamp[13:] + ' INFO hour 25',
+                           stamp[:14] + '61' + stamp[16:] + ' INFO minute 61',
+                           stamp[:17] + '61' + stamp[19:] + ' INFO second 61'])
     return '%s INFO POST /api/invoices 201 duration=%dms user_id: %s' % (stamp, rng.randint(1, 900), user)
 
 
