@@ -43,7 +43,9 @@ LEVEL_ALIASES = {'WARN': 'WARNING', 'FATAL': 'CRITICAL', 'CRIT': 'CRITICAL', 'ER
                  'TRACE': 'DEBUG', 'NOTICE': 'INFO', 'HTTP': 'INFO', 'SILLY': 'DEBUG'}
 COMPRESSIONS = {'': None, '.gz': 'gzip', '.zst': 'zstd'}
 ARCHIVE_SUBDIR = 'logs'
+# Pieces of a file are read (or decompressed) CHUNK bytes at a time; compressed input is fed RAW_CHUNK at a time.
 CHUNK = 4 * 1024 * 1024
+RAW_CHUNK = 256 * 1024
 # A "line" without a newline for this long is cut here and counted as one unparseable line, so a binary or
 # corrupt file cannot make the reader hold it whole.
 MAX_LINE = 1024 * 1024
@@ -228,100 +230,128 @@ def iter_log_files(log_dir, classes=None, since=None, until=None, archive_dir=No
     return [files[key] for key in sorted(files)]
 
 
-class Decompressed(object):
-    """A gzip or zstd file decompressed block by block, frame after frame (concatenated members too).
-
-    Unlike gzip.open and zstandard's stream reader it raises IOError when the input ends inside a frame: a
-    truncated archive must be reported, not read as a shorter log. Input is fed RAW_CHUNK bytes at a time, so
-    one read holds at most that much input's worth of output.
-    """
-
-    RAW_CHUNK = 256 * 1024
-
-    def __init__(self, path, compression):
-        self.path, self.compression = path, compression
-        self.raw = open(path, 'rb')
-        self.decoder = self._new_decoder()
-        self.done = False
-
-    def _new_decoder(self):
-        if self.compression == 'zstd':
-            return zstandard.ZstdDecompressor().decompressobj()
-        return zlib.decompressobj(wbits=31)
-
-    def _feed(self, data):
-        out = []
-        while data:
-            if self.decoder.eof:
-                self.decoder = self._new_decoder()
-            try:
-                out.append(self.decoder.decompress(data))
-            except Exception as exc:  # zlib.error, zstandard.ZstdError
-                raise IOError('%s is corrupt: %s decompression failed: %s' % (self.path, self.compression, exc))
-            data = self.decoder.unused_data if self.decoder.eof else b''
-        return out
-
-    def read(self, size=-1):
-        parts, length = [], 0
-        while (size < 0 or length < size) and not self.done:
-            data = self.raw.read(self.RAW_CHUNK)
-            if not data:
-                if not self.decoder.eof:
-                    raise IOError('%s is truncated: its %s stream ends inside a frame' % (self.path, self.compression))
-                self.done = True
-                break
-            for piece in self._feed(data):
-                parts.append(piece)
-                length += len(piece)
-        return b''.join(parts)
-
-    def close(self):
-        self.raw.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
+def _truncated(path, compression):
+    return IOError('%s is truncated: its %s stream ends inside a frame' % (path, compression))
 
 
-def open_log(path, compression=None):
-    """A binary stream of the file's text, decompressed on the fly (gzip, zstd or None for plain)."""
-    if compression == 'zstd' and not HAS_ZSTD:
-        raise IOError('reading %s needs the Python library zstandard on the host (requirements/managed.txt)' % path)
-    if compression in ('gzip', 'zstd'):
-        return Decompressed(path, compression)
-    return open(path, 'rb')
+def _corrupt(path, compression, exc):
+    return IOError('%s is corrupt: %s decompression failed: %s' % (path, compression, exc))
 
 
-def iter_chunks(stream, size=None):
-    """Blocks of whole lines (each ending in a newline but perhaps the last one of the file), about `size`
-    (default CHUNK) bytes each.
-
-    A run of MAX_LINE bytes without a newline is cut there, so memory stays bounded on any input.
-    """
-    size = size or CHUNK
-    carry = b''
+def _gzip_pieces(raw, path):
+    """Decompressed output of a gzip file (concatenated members too), pieces of at most CHUNK bytes."""
+    decoder = zlib.decompressobj(wbits=31)
     while True:
-        data = stream.read(size)
+        data = raw.read(RAW_CHUNK)
         if not data:
             break
-        if carry:
-            data = carry + data
-        end = data.rfind(b'\n') + 1
-        if end == 0 and len(data) < MAX_LINE:
-            carry = data
+        while True:
+            try:
+                out = decoder.decompress(data, CHUNK)
+            except zlib.error as exc:
+                raise _corrupt(path, 'gzip', exc)
+            if out:
+                yield out
+            if decoder.eof:
+                data = decoder.unused_data
+                if not data:
+                    break
+                decoder = zlib.decompressobj(wbits=31)
+                continue
+            data = decoder.unconsumed_tail
+            # a full piece may leave output pending inside zlib with no input left: ask again
+            if not data and len(out) < CHUNK:
+                break
+    if not decoder.eof:
+        raise _truncated(path, 'gzip')
+
+
+def _zstd_pieces(raw, path):
+    """Decompressed output of a zstd file (concatenated frames too). zstandard's decompressobj has no output
+    limit, so the input is fed in steps that shrink when a step gives more than CHUNK bytes (a zstd block of
+    128 KiB can be a few bytes): each piece stays within a few CHUNKs."""
+    decoder = zstandard.ZstdDecompressor().decompressobj()
+    step = RAW_CHUNK
+    while True:
+        data = raw.read(step)
+        if not data:
+            break
+        while data:
+            if decoder.eof:
+                decoder = zstandard.ZstdDecompressor().decompressobj()
+            try:
+                out = decoder.decompress(data)
+            except zstandard.ZstdError as exc:
+                raise _corrupt(path, 'zstd', exc)
+            if out:
+                yield out
+            if len(out) > CHUNK:
+                step = max(512, step // 2)
+            elif len(out) < CHUNK // 4 and step < RAW_CHUNK:
+                step *= 2
+            data = decoder.unused_data if decoder.eof else b''
+    if not decoder.eof:
+        raise _truncated(path, 'zstd')
+
+
+def iter_pieces(path, compression=None):
+    """The file's text, decompressed on the fly (gzip, zstd or None for plain), in pieces of about CHUNK bytes
+    cut anywhere. A gzip or zstd file that ends inside a frame raises IOError (a truncated archive must be
+    reported, not read as a shorter log), as does one that does not decompress."""
+    if compression == 'zstd' and not HAS_ZSTD:
+        raise IOError('reading %s needs the Python library zstandard on the host (requirements/managed.txt)' % path)
+    with open(path, 'rb', buffering=0) as raw:
+        if compression == 'gzip':
+            yield from _gzip_pieces(raw, path)
+        elif compression == 'zstd':
+            yield from _zstd_pieces(raw, path)
+        else:
+            while True:
+                piece = raw.read(CHUNK)
+                if not piece:
+                    break
+                yield piece
+
+
+def iter_regions(pieces):
+    """(data, start, end) for each run of whole lines of a stream of pieces: data[start:end] ends with a
+    newline but perhaps at the end of the file. Pieces are not copied: a line cut by a piece's edge comes as a
+    region of its own (its two halves joined).
+
+    A run of MAX_LINE bytes without a newline across pieces is cut there and counted as a line of its own, so a
+    binary or corrupt file cannot make the reader hold it whole.
+    """
+    carry = b''
+    for data in pieces:
+        first = data.find(b'\n') + 1
+        if first == 0:
+            carry += data
+            while len(carry) >= MAX_LINE:
+                yield carry, 0, MAX_LINE
+                carry = carry[MAX_LINE:]
             continue
-        if end == 0:
-            end = len(data)
+        start = 0
+        if carry:
+            line = carry + data[:first]
+            yield line, 0, len(line)
+            start = first
+        end = data.rfind(b'\n') + 1
+        if end > start:
+            yield data, start, end
         carry = data[end:]
-        yield data[:end]
+        while len(carry) >= MAX_LINE:
+            yield carry, 0, MAX_LINE
+            carry = carry[MAX_LINE:]
     if carry:
-        yield carry
+        yield carry, 0, len(carry)
 
 
 def iter_lines(path, compression=None):
-    """Every line of a log file as bytes, streamed."""
-    with open_log(path, compression) as stream:
-        for chunk in iter_chunks(stream):
-            yield from chunk.splitlines(True)
+    """Every line of a log file as bytes (with its newline, but perhaps the last), streamed. A line ends at a
+    newline only: a carriage return inside a line is part of it."""
+    for data, start, end in iter_regions(iter_pieces(path, compression)):
+        at = start
+        while at < end:
+            stop = data.find(b'\n', at, end) + 1 or end
+            yield data[at:stop]
+            at = stop

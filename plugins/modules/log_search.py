@@ -22,6 +22,8 @@ description:
     so similar messages group) and returns the top messages with their first and last occurrence, and the first
     and last matches. The output has the same bounded size however large the logs; files are streamed, so
     memory stays flat.
+  - Files are read in parallel processes, one per core and file, as many as fit in about 192 MiB of memory
+    together (each starts as a copy of the module's process); a host with one core reads them in one process.
   - A line that does not parse is counted in RV(unparseable), never fatal; a file that cannot be read (a
     corrupt archive) is listed in RV(unreadable_files) and the search goes on.
   - The slow-request search compares each line's parsed duration with O(threshold_ms); the guide's
@@ -108,8 +110,10 @@ options:
     default: 5
 notes:
   - Times are compared in UTC; lines carry UTC times, files are named for the service's local date.
-  - Lines are taken to be in time order within a file, as the service appends them; a block of lines whose first
-    and last times fall inside the window is counted whole.
+  - Lines are taken to be in time order within a file, as the service appends them. The C(INFO), C(WARNING) and
+    C(DEBUG) lines of a block whose first and last lines fall inside the window are counted by level without
+    reading their times; every line the query looks for, every other level and every line not in the service's own
+    form is parsed and checked against the window one by one.
   - docs/logs.md of the collection describes the line format.
 seealso:
   - name: Log line format and searches
@@ -209,7 +213,9 @@ lines_in_window:
   type: int
   sample: 1100
 unparseable:
-  description: Lines that do not parse (no time with a zone and known level at their start).
+  description:
+    - Lines read that do not parse (no time with a zone and known level at their start), inside the window or
+      not. A line ends at a newline; a run of 1 MiB or more without one may be cut and counted as several lines.
   returned: always
   type: int
   sample: 0
@@ -338,8 +344,8 @@ def run_module(module):
                          'under service_home' % base['log_dir'], **base)
     classes = params['classes'] or _log_search.DEFAULT_CLASSES[params['query']]
     search = _log_search.Search(query, since, until, top=params['top'], samples=params['samples'])
-    for logfile in _log_lines.iter_log_files(base['log_dir'], classes, since, until, params['archive_dir']):
-        search.scan(logfile)
+    files = _log_lines.iter_log_files(base['log_dir'], classes, since, until, params['archive_dir'])
+    _log_search.scan_files(search, files)
     result = dict(base, **search.result())
     result['window'] = dict(since=_log_lines.stamp_of(since) if since else None, until=_log_lines.stamp_of(until))
     result['summary'] = summary_line(params, result)

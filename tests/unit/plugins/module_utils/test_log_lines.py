@@ -9,7 +9,6 @@ __metaclass__ = type
 
 import datetime
 import gzip
-import io
 import os
 
 import pytest
@@ -126,12 +125,17 @@ def test_lines_stream_from_plain_and_compressed(tmp_path, compression):
     assert len(lines) == 5001 and lines[-1] == b'no newline' and lines[4999].endswith(b'line 4999\n')
 
 
-def test_chunks_are_whole_lines_and_bounded():
-    stream = io.BytesIO(b'a\nbb\n' + b'x' * (_log_lines.MAX_LINE + 10) + b'\ntail')
-    chunks = list(_log_lines.iter_chunks(stream, size=65536))
-    assert b''.join(chunks) == stream.getvalue()
-    assert all(len(c) <= _log_lines.MAX_LINE + 65536 for c in chunks)
-    assert chunks[0] == b'a\nbb\n' and chunks[-1] == b'tail'
+def test_regions_are_whole_lines_and_bounded():
+    text = b'a\nbb\n' + b'x' * (_log_lines.MAX_LINE + 70000) + b'\ncc\ndd\ntail'
+    pieces = [text[at:at + 65536] for at in range(0, len(text), 65536)]
+    regions = [data[start:end] for data, start, end in _log_lines.iter_regions(pieces)]
+    assert b''.join(regions) == text
+    assert all(len(r) <= _log_lines.MAX_LINE + 65536 for r in regions)
+    assert regions[0] == b'a\nbb\n' and regions[1] == b'x' * _log_lines.MAX_LINE and regions[-1] == b'tail'
+    assert all(r.endswith(b'\n') for r in regions[2:-1])
+    # a line cut by a piece's edge comes whole, in a region of its own
+    assert [data[start:end] for data, start, end in _log_lines.iter_regions([b'a\nb', b'c\nd\ne', b'f'])] == [
+        b'a\n', b'bc\n', b'd\n', b'ef']
 
 
 @pytest.mark.parametrize('compression', ['gzip', 'zstd'])
