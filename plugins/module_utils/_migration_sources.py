@@ -71,9 +71,8 @@ class LockLog(object):
         found = dict((kind, collections.Counter()) for _b, _p, _l, kind in PHRASES)
         found['wait_ms'] = collections.Counter()
         try:
-            with _log_lines.open_log(logfile.path, logfile.compression) as stream:
-                for chunk in _log_lines.iter_chunks(stream):
-                    self._chunk(chunk, found)
+            for data, start, end in _log_lines.iter_regions(_log_lines.iter_pieces(logfile.path, logfile.compression)):
+                self._chunk(data[start:end], found)
         except Exception as exc:  # pylint: disable=broad-except  # corrupt archives raise library-specific errors
             self.unreadable.append(printable('%s: %s: %s' % (logfile.path, exc.__class__.__name__, exc)))
             return

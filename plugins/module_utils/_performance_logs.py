@@ -44,12 +44,12 @@ class ErrorsByDay(_log_search.Search):
         self.previous = 0
         self.per_day = collections.Counter()
 
-    def _match(self, record, path):
-        if record.stamp < self.current:
+    def _match(self, stamp, level, raw, path, message=None):
+        if stamp < self.current:
             self.previous += 1
             return
-        self.per_day[record.stamp[:10]] += 1
-        _log_search.Search._match(self, record, path)
+        self.per_day[stamp[:10]] += 1
+        _log_search.Search._match(self, stamp, level, raw, path, message)
 
 
 def errors(review, win, log_dir, archive_dir, params):

@@ -176,6 +176,8 @@ def _write_logs(log_dir, first, today, seed):
             moments = sorted(midnight + datetime.timedelta(seconds=rng.randrange(86400)) for dummy in range(count))
             with open(path, "w") as handle:
                 handle.writelines(_log_line(rng, moment, cls) for moment in moments)
+            # As the service writes them (umask 0027).
+            os.chmod(path, 0o640)
             written.append(path)
         day += datetime.timedelta(days=1)
     return written

@@ -18,12 +18,6 @@ import zstandard
 from tests.support.history import seed_backup_history
 
 
-@pytest.fixture(scope="module")
-def deployment(review_deployment):
-    """The reviews' shared deployment (tests/system/conftest.py): a deployment per review would cost 40 s each."""
-    return review_deployment
-
-
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 ARCHIVE = re.compile(r"^inventory_backup_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.tar\.zst$")
 
