@@ -24,23 +24,23 @@ def redis_server():
     server.close()
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory, redis_server):
-    """The reference service deployed once per test module by playbooks/site.yml, with Redis."""
-    dep = Deployment(tmp_path_factory.mktemp("deploy"), service_redis_url=redis_server.url)
+def _deployed(tmp_dir, redis_url):
+    """The reference service deployed by playbooks/site.yml with Redis; stopped when the generator closes."""
+    dep = Deployment(tmp_dir, service_redis_url=redis_url)
     result = dep.play("playbooks/site.yml")
     assert result.rc == 0, result
     dep.first_run = result
     yield dep
     dep.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"})
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, redis_server):
+    """The reference service deployed once per test module by playbooks/site.yml, with Redis."""
+    yield from _deployed(tmp_path_factory.mktemp("deploy"), redis_server.url)
 
 
 @pytest.fixture(scope="session")
 def review_deployment(tmp_path_factory, redis_server):
     """One deployment the review modules' tests share (each review reads; what one adds, the next measures too)."""
-    dep = Deployment(tmp_path_factory.mktemp("reviews"), service_redis_url=redis_server.url)
-    result = dep.play("playbooks/site.yml")
-    assert result.rc == 0, result
-    dep.first_run = result
-    yield dep
-    dep.play("playbooks/service_control.yml", extra_vars={"service_state": "stopped"})
+    yield from _deployed(tmp_path_factory.mktemp("reviews"), redis_server.url)
