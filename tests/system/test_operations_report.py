@@ -16,6 +16,7 @@ PLAYBOOK = "tests/system/playbooks/operations_report.yml"
 LINKED = {"title": "Security audit", "href": "security-audit-2026-12-01.html"}
 EARLIER = "security-audit-2026-11-15.html"
 
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     base = tmp_path_factory.mktemp("operations_report")
