@@ -33,9 +33,9 @@ from ansible_collections.inventory_enterprise.ops.plugins.module_utils._capacity
     GROWTH_UNKNOWN, NOT_GROWING, backups_growth, cumulative, fit, runs_out_on, runway, slope_per_day)
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus_report import GB
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._redis import RedisProbe, RedisProbeError
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._review_result import ReviewResult
 
 REVIEW = 'capacity'
-SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
 # The guide's cache target "Memory: <1.8GB", in GB of 10^9 bytes as performance_report's max_cache_memory_gb.
 GUIDE_CACHE_MEMORY_BYTES = int(1.8 * GB)
 GUIDE_P95_MS = 100.0
@@ -71,34 +71,6 @@ def human(value):
         if abs(value) >= scale:
             return '%.1f %s' % (value / scale, unit)
     return '%d B' % value
-
-
-class ReviewResult(object):
-    """The common result of the review modules: findings most severe first, figures, series, unavailable."""
-
-    def __init__(self, review, now):
-        self.review, self.now = review, now
-        self.findings, self.figures, self.series, self.unavailable = [], {}, {}, []
-
-    def finding(self, ident, severity, summary, subject, value=None, threshold=None):
-        self.findings.append(dict(id=ident, severity=severity, summary=summary, subject=subject, value=value,
-                                  threshold=threshold))
-
-    def add_series(self, name, kind, unit, title, points, target=None, groups=None):
-        entry = dict(kind=kind, unit=unit, title=title, points=points)
-        if target is not None:
-            entry['target'] = target
-        if groups:
-            entry['groups'] = groups
-        self.series[name] = entry
-
-    def missing(self, source, reason):
-        self.unavailable.append(dict(source=source, reason=reason))
-
-    def result(self):
-        findings = sorted(self.findings, key=lambda f: (SEVERITIES.index(f['severity']), f['id'], f['subject']))
-        return dict(changed=False, review=self.review, generated_at=iso(self.now), findings=findings,
-                    figures=self.figures, series=self.series, unavailable=self.unavailable)
 
 
 # ---------------------------------------------------------------------------------------------- sources

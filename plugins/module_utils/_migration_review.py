@@ -22,7 +22,9 @@ __metaclass__ = type
 
 import datetime
 
-SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _review_result
+
+SEVERITIES = _review_result.SEVERITIES
 STAY, PREPARE, MIGRATE = 'stay_on_sqlite', 'prepare_migration', 'migrate'
 DECISIONS = (STAY, PREPARE, MIGRATE)
 GIB = 1024 ** 3
@@ -44,7 +46,7 @@ def finding(id, severity, summary, subject, value=None, threshold=None):  # pyli
 
 
 def sort_findings(findings):
-    return sorted(findings, key=lambda item: (SEVERITIES.index(item['severity']), item['id'], str(item['subject'])))
+    return _review_result.ordered(findings)
 
 
 def iso(moment):

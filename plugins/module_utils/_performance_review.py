@@ -25,9 +25,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _prometheus_api, _service_layout
-from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._review_result import ReviewResult
 
-SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
 SOURCES = ('prometheus', 'logs', 'backups', 'models', 'dr_drills')
 PERIODS = ('previous_month', 'month', 'month_to_date', 'last_days')
 MONTH_RE = re.compile(r'^(\d{4})-(0[1-9]|1[0-2])$')
@@ -112,35 +111,12 @@ def last_day_of_month(start):
 
 # --------------------------------------------------------------------------------------- result shape
 
-class Review(object):
-    """Collects the findings, figures, series and unavailable sources of one review, and which sources gave
-    anything at all (a review that could read nothing fails)."""
+class Review(ReviewResult):
+    """The common review result, and which sources gave anything at all (a review that could read nothing fails)."""
 
     def __init__(self, name):
-        self.name = name
-        self.findings, self.figures, self.series, self.unavailable = [], {}, {}, []
+        ReviewResult.__init__(self, name)
         self.read = set()
-
-    def finding(self, ident, severity, summary, subject, value=None, threshold=None):
-        self.findings.append(dict(id=ident, severity=severity, summary=printable(summary), subject=printable(subject),
-                                  value=value, threshold=threshold))
-
-    def add_series(self, name, kind, unit, title, points, target=None, groups=None):
-        entry = dict(kind=kind, unit=unit, title=title, points=points)
-        if target is not None:
-            entry['target'] = target
-        if groups is not None:
-            entry['groups'] = groups
-        self.series[name] = entry
-
-    def missing(self, source, reason):
-        self.unavailable.append(dict(source=source, reason=printable(reason)))
-
-    def result(self, generated_at=None):
-        order = dict((severity, index) for index, severity in enumerate(SEVERITIES))
-        findings = sorted(self.findings, key=lambda f: (order[f['severity']], f['id'], f['subject']))
-        return dict(changed=False, review=self.name, generated_at=iso(generated_at or utc_now()), findings=findings,
-                    figures=self.figures, series=self.series, unavailable=self.unavailable)
 
 
 def rounded(value, digits=2):

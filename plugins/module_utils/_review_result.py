@@ -17,44 +17,84 @@ __metaclass__ = type
 import datetime
 import re
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils._printable import printable
+
 SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
 
 
-class Review(object):
-    """Findings, figures and unavailable sources of one review, and the common result shape built from them."""
+class ReviewResult(object):
+    """Findings, figures, chart series and unavailable sources of one review, and the common result built from
+    them. Text from the host (a path, a log message, a server's answer) is made printable on the way in."""
 
-    def __init__(self, name, checks):
-        """`name` is the review (security, capacity...), `checks` its areas, in the order the report shows them."""
+    def __init__(self, name, generated_at=None):
+        """`generated_at`: an aware datetime the result carries (default: when result() is called)."""
         self.name = name
-        self.title = name.capitalize()
-        self.checks = list(checks)
-        self.findings = []
-        self.areas = []
-        self.figures = {}
-        self.unavailable = []
+        self.generated_at = generated_at
+        self.findings, self.figures, self.series, self.unavailable = [], {}, {}, []
 
-    def add(self, area, finding_id, severity, summary, subject, value=None, threshold=None):
-        self.findings.append(dict(id=finding_id, severity=severity, summary=summary, subject=subject, value=value,
-                                  threshold=threshold))
-        self.areas.append(area)
+    def finding(self, ident, severity, summary, subject, value=None, threshold=None):
+        if severity not in SEVERITIES:
+            raise ValueError('severity %r of %s is not one of %s' % (severity, ident, ', '.join(SEVERITIES)))
+        self.findings.append(dict(id=ident, severity=severity, summary=printable(summary), subject=printable(subject),
+                                  value=value, threshold=threshold))
+
+    def add_series(self, name, kind, unit, title, points, target=None, groups=None):
+        entry = dict(kind=kind, unit=unit, title=title, points=points)
+        if target is not None:
+            entry['target'] = target
+        if groups is not None:
+            entry['groups'] = groups
+        self.series[name] = entry
 
     def missing(self, source, reason):
-        self.unavailable.append(dict(source=source, reason=reason))
+        self.unavailable.append(dict(source=source, reason=printable(reason)))
 
-    def result(self):
-        rank = dict((name, index) for index, name in enumerate(SEVERITIES))
-        ordered = sorted(self.findings, key=lambda f: (rank[f['severity']], f['id'], natural(f['subject'])))
+    def ordered_findings(self):
+        return ordered(self.findings)
+
+    def result(self, generated_at=None):
+        moment = generated_at or self.generated_at or datetime.datetime.now(datetime.timezone.utc)
+        return dict(changed=False, review=self.name, generated_at=iso(moment), findings=self.ordered_findings(),
+                    figures=self.figures, series=self.series, unavailable=self.unavailable)
+
+
+class Review(ReviewResult):
+    """A review made of named checks (the security audit): each finding belongs to one, and the result counts the
+    findings by severity and by check."""
+
+    def __init__(self, name, checks):
+        """`name` is the review, `checks` its areas, in the order the report shows them."""
+        ReviewResult.__init__(self, name)
+        self.title = name.capitalize()
+        self.checks = list(checks)
+        self.areas = []
+
+    def add(self, area, finding_id, severity, summary, subject, value=None, threshold=None):
+        self.finding(finding_id, severity, summary, subject, value, threshold)
+        self.areas.append(area)
+
+    def result(self, generated_at=None):
+        result = ReviewResult.result(self, generated_at)
         counts = dict((severity, sum(1 for f in self.findings if f['severity'] == severity)) for severity in SEVERITIES)
-        figures = dict(self.figures, checks=','.join(self.checks), findings_total=len(self.findings))
-        figures.update(('findings_%s' % severity, count) for severity, count in counts.items())
+        result['figures'] = dict(self.figures, checks=','.join(self.checks), findings_total=len(self.findings))
+        result['figures'].update(('findings_%s' % severity, count) for severity, count in counts.items())
         by_area = [[area, sum(1 for a in self.areas if a == area)] for area in self.checks]
-        series = dict(
+        result['series'] = dict(
+            self.series,
             findings_by_severity=dict(kind='category', unit='count', title='%s findings by severity' % self.title,
                                       points=[[severity, counts[severity]] for severity in SEVERITIES]),
             findings_by_area=dict(kind='category', unit='count', title='%s findings by area checked' % self.title,
                                   points=by_area))
-        return dict(changed=False, review=self.name, generated_at=utc_now_iso(),
-                    findings=ordered, figures=figures, series=series, unavailable=list(self.unavailable))
+        return result
+
+
+def iso(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def ordered(findings):
+    """Most severe first, then by id and subject (tcp/22 before tcp/8083)."""
+    return sorted(findings, key=lambda f: (SEVERITIES.index(f['severity']), f['id'], natural(str(f['subject']))))
 
 
 def natural(text):
@@ -76,4 +116,4 @@ def count_is(count, word, words=None):
 
 
 def utc_now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return iso(datetime.datetime.now(datetime.timezone.utc))

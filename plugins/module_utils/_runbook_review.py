@@ -21,10 +21,11 @@ import math
 import os
 import re
 
+from ansible_collections.inventory_enterprise.ops.plugins.module_utils import _review_result
 from ansible_collections.inventory_enterprise.ops.plugins.module_utils._prometheus_api import PrometheusError
 
 REVIEW = 'runbooks'
-SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
+SEVERITIES = _review_result.SEVERITIES
 RUNBOOK_SUFFIXES = ('.yml', '.yaml')
 SUCCESSFUL, FAILED, UNFINISHED = 'successful', 'failed', 'unfinished'
 # Prometheus refuses a range query of more than 11,000 points per series.
@@ -356,7 +357,7 @@ def alert_findings(alerts, rows, catalog, journal_read):
 
 
 def sort_findings(found):
-    return sorted(found, key=lambda item: (SEVERITIES.index(item['severity']), item['id'], item['subject']))
+    return _review_result.ordered(found)
 
 
 # ------------------------------------------------------------------------------------------------ series, figures
