@@ -44,6 +44,9 @@ def reviewed(deployed_fleet, tmp_path_factory):
     fleet = deployed_fleet
     app1, app2 = fleet.app_servers[:2]
     work = tmp_path_factory.mktemp("reviews")
+    # What app1 holds before the history, so that the history goes afterwards: the molecule scenarios that run
+    # on the same hosts later (logs archives every dated log file) must find the host as the suite left it.
+    ssh(app1, "cd %s && find logs backups -type f | sort > /tmp/reviews-before.txt" % HOME)
     archives = int(ssh(app1, "%s/.venv/bin/python -c %s && chown -R --reference=%s/data %s/backups %s/logs"
                        % (ROOT, json.dumps(SEED), HOME, HOME, HOME)).split()[0])
     assert archives >= 15, archives
@@ -72,9 +75,13 @@ def reviewed(deployed_fleet, tmp_path_factory):
     finally:
         ssh(app2, "chmod 0600 %s/.env" % HOME)
         prometheus.close()
-    for name, run in runs.items():
-        assert run.rc == 0, (name, run.failed_tasks())
-    return dict(runs, fleet=fleet, app1=app1, app2=app2, reports=reports, work=work)
+    try:
+        for name, run in runs.items():
+            assert run.rc == 0, (name, run.failed_tasks())
+        yield dict(runs, fleet=fleet, app1=app1, app2=app2, reports=reports, work=work)
+    finally:
+        ssh(app1, "cd %s && find logs backups -type f | sort | comm -13 /tmp/reviews-before.txt - "
+                  "| xargs -r -d '\\n' rm -f && rm -f /tmp/reviews-before.txt" % HOME)
 
 
 def result_of(run, task, host):
