@@ -35,6 +35,13 @@ def drive(base_url):
     return measured
 
 
+def prime(base_url):
+    """One request per route template, not measured."""
+    with requests.Session() as session:
+        for paths in LOAD.values():
+            assert session.get(base_url + paths[0], timeout=10).status_code == 200
+
+
 def nearest_rank(values, quantile):
     ordered = sorted(values)
     return ordered[max(0, math.ceil(quantile * len(ordered)) - 1)]
@@ -60,8 +67,12 @@ def test_report_p95_per_route_agrees_with_the_latencies_measured_here(deployment
     target = "127.0.0.1:%d" % deployment.port
     prometheus = PrometheusServer([target]).start()
     try:
-        # A rate needs a sample from before the load: the first scrape.
+        # A rate needs a sample of each route's series from before the load: one request per route creates the
+        # series (the service makes it at its first request), then a scrape must have seen them all.
         prometheus.wait_for_value('up{instance="%s"}' % target, 1.0)
+        prime(deployment.url)
+        for route, count in served_counts(deployment.url).items():
+            prometheus.wait_for_value('sum(http_request_duration_seconds_count{route="%s"})' % route, count)
         measured = drive(deployment.url)
         counts = served_counts(deployment.url)
         for route, count in counts.items():
